@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The libiio side of an element: context from a URI, device and channel
+ * lookup, attributes, data formats and caps, sysfs paths for the kernel
+ * side. One instance per element start; not thread-safe (the element's
+ * streaming and state threads do not use it at the same time). */
+#pragma once
+
+#include <gst/gst.h>
+#include <iio.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_IIO_DIRECTION_INPUT,
+  GST_IIO_DIRECTION_OUTPUT,
+} GstIioDirection;
+
+#define GST_TYPE_IIO_DEVICE (gst_iio_device_get_type ())
+G_DECLARE_FINAL_TYPE (GstIioDevice, gst_iio_device, GST, IIO_DEVICE,
+    GstObject)
+
+/* Creates the context for @uri (NULL or "" means "local:") and finds
+ * @device by id ("iio:device3"), name ("sim-adc") or label. @direction
+ * is the direction of the scan channels the element streams. Errors
+ * (domain GST_RESOURCE_ERROR) name the URI or device and list the devices
+ * of the context that have scan channels of @direction. */
+GstIioDevice *gst_iio_device_open (const gchar * uri, const gchar * device,
+    GstIioDirection direction, GError ** error);
+
+/* Enables the channels of the comma list @channels (ids such as
+ * "voltage0", or channel names) in that order of scan index; NULL or ""
+ * enables every scan channel of the direction except the timestamp.
+ * Unknown channels or channels of the wrong direction are an error that
+ * lists the valid choices. */
+gboolean gst_iio_device_select_channels (GstIioDevice * self,
+    const gchar * channels, GError ** error);
+
+/* Writes "name=value,chan.name=value,..." in order: a bare name is a
+ * device attribute, "chan.name" a channel attribute of channel id chan
+ * (either direction). An unknown attribute or a rejected value is an error
+ * naming it (and listing the valid attributes when unknown). */
+gboolean gst_iio_device_write_attributes (GstIioDevice * self,
+    const gchar * attributes, GError ** error);
+
+/* The device's sampling_frequency (device attribute, else the first
+ * enabled channel's), rounded to Hz. FALSE when there is none. */
+gboolean gst_iio_device_read_rate (GstIioDevice * self, guint * rate);
+
+guint gst_iio_device_get_n_channels (GstIioDevice * self);
+/* Bytes of one channel-set sample with the enabled channels (libiio's
+ * iio_device_get_sample_size, alignment included). */
+gsize gst_iio_device_get_sample_size (GstIioDevice * self);
+
+/* audio/x-raw (only when every enabled channel is exactly a
+ * GstAudioFormat), then application/x-iio, both at @rate. */
+GstCaps *gst_iio_device_get_caps (GstIioDevice * self, guint rate);
+
+/* Checks fixed @caps against the enabled channels; FALSE with an error
+ * (GST_CORE_ERROR_NEGOTIATION) that says what the device expects. */
+gboolean gst_iio_device_check_caps (GstIioDevice * self, const GstCaps * caps,
+    GError ** error);
+
+/* "sim-adc (iio:device0)" for messages. */
+const gchar *gst_iio_device_get_display_name (GstIioDevice * self);
+gboolean gst_iio_device_is_local (GstIioDevice * self);
+struct iio_device *gst_iio_device_get_iio (GstIioDevice * self);
+
+/* Local contexts only (NULL otherwise): "/sys/bus/iio/devices/iio:deviceN"
+ * and "/dev/iio:deviceN". */
+const gchar *gst_iio_device_get_sysfs_path (GstIioDevice * self);
+const gchar *gst_iio_device_get_dev_path (GstIioDevice * self);
+
+/* Local contexts only: writes the scan_elements *_en files so that exactly
+ * the enabled channels are captured or played by the kernel buffer (the
+ * DMABUF path bypasses libiio's buffer, which would do it otherwise). */
+gboolean gst_iio_device_write_scan_elements (GstIioDevice * self,
+    GError ** error);
+
+G_END_DECLS

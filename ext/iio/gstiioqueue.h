@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one small interface both data paths (DMABUF and copy) offer the
+ * elements: start, capture or render a block, drain, unlock, stop, stats.
+ * A block is a fixed region of block_samples channel-set samples. */
+#pragma once
+
+#include <gst/gst.h>
+#include "gstiiodevice.h"
+
+G_BEGIN_DECLS
+
+#define GST_IIO_QUEUE_ERROR (gst_iio_queue_error_quark ())
+GQuark gst_iio_queue_error_quark (void);
+
+typedef enum
+{
+  /* This path cannot work here (kernel, buffer or allocator lacks
+   * something); io-mode=auto may fall back to the copy path. */
+  GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+  GST_IIO_QUEUE_ERROR_FAILED,
+  GST_IIO_QUEUE_ERROR_TIMEOUT,
+  GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+} GstIioQueueError;
+
+typedef struct
+{
+  GstIioDirection direction;
+  guint block_samples;          /* the buffer-size property */
+  guint n_blocks;               /* the blocks property */
+  gsize sample_size;            /* bytes per channel-set sample */
+  gint timeout_ms;              /* -1: wait forever */
+  gboolean cyclic;              /* output only */
+  const gchar *dma_heap;        /* DMABUF path only */
+} GstIioQueueConfig;
+
+#define GST_TYPE_IIO_QUEUE (gst_iio_queue_get_type ())
+G_DECLARE_DERIVABLE_TYPE (GstIioQueue, gst_iio_queue, GST, IIO_QUEUE,
+    GstObject)
+
+struct _GstIioQueueClass
+{
+  GstObjectClass parent_class;
+
+  gboolean (*start) (GstIioQueue * self, GError ** error);
+  /* Input: waits for the next filled block. GST_FLOW_FLUSHING after
+   * set_flushing (TRUE), GST_FLOW_ERROR with @error set. */
+  GstFlowReturn (*capture) (GstIioQueue * self, GstBuffer ** buffer,
+      GError ** error);
+  /* Output: hands @buffer (not consumed) to the device. */
+  GstFlowReturn (*render) (GstIioQueue * self, GstBuffer * buffer,
+      GError ** error);
+  /* Output: waits until every queued sample reached the device. */
+  gboolean (*drain) (GstIioQueue * self, GError ** error);
+  /* Interrupts every wait (unlock) or ends that state (unlock_stop). */
+  void (*set_flushing) (GstIioQueue * self, gboolean flushing);
+  void (*stop) (GstIioQueue * self);
+  /* Output: a pool whose buffers the device takes without a copy, or
+   * NULL. */
+  GstBufferPool *(*get_pool) (GstIioQueue * self, GstCaps * caps);
+
+  /*< private > */
+  gpointer _gst_reserved[GST_PADDING];
+};
+
+typedef enum
+{
+  GST_IIO_QUEUE_STAT_BUFFERS,
+  GST_IIO_QUEUE_STAT_BYTES,
+  GST_IIO_QUEUE_STAT_BYTES_COPIED,
+  GST_IIO_QUEUE_STAT_OVERRUNS,
+  GST_IIO_QUEUE_STAT_UNDERRUNS,
+  GST_IIO_QUEUE_STAT_DMABUF_IMPORTS,
+  GST_IIO_QUEUE_N_STATS,
+} GstIioQueueStat;
+
+/* For subclasses: the configuration and the device, set at construction. */
+void gst_iio_queue_init_config (GstIioQueue * self, GstIioDevice * device,
+    const GstIioQueueConfig * config, const gchar * io_mode);
+const GstIioQueueConfig *gst_iio_queue_get_config (GstIioQueue * self);
+GstIioDevice *gst_iio_queue_get_device (GstIioQueue * self);
+gsize gst_iio_queue_get_block_bytes (GstIioQueue * self);
+void gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
+    guint64 value);
+guint64 gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat);
+
+gboolean gst_iio_queue_start (GstIioQueue * self, GError ** error);
+GstFlowReturn gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,
+    GError ** error);
+GstFlowReturn gst_iio_queue_render (GstIioQueue * self, GstBuffer * buffer,
+    GError ** error);
+gboolean gst_iio_queue_drain (GstIioQueue * self, GError ** error);
+void gst_iio_queue_set_flushing (GstIioQueue * self, gboolean flushing);
+void gst_iio_queue_stop (GstIioQueue * self);
+GstBufferPool *gst_iio_queue_get_pool (GstIioQueue * self, GstCaps * caps);
+
+/* "io-mode" (dmabuf or copy), "buffers", "bytes", "bytes-copied",
+ * "overruns", "underruns", "dmabuf-imports", "blocks", "block-bytes". */
+GstStructure *gst_iio_queue_get_stats (GstIioQueue * self);
+
+G_END_DECLS
