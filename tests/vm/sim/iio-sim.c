@@ -1,0 +1,1079 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * iio-sim: simulated IIO devices for the gst-iio test bed.
+ *
+ *   sim-adc    4 inputs  voltage0..3, le:S16/16>>0, DMA-type buffer
+ *              (industrialio-buffer-dma): fileio read() and DMABUF.
+ *   sim-dac    2 outputs voltage0..1, le:S16/16>>0, DMA-type buffer:
+ *              fileio write(), DMABUF, cyclic DMABUF blocks.
+ *   sim-kfifo  2 inputs  voltage0..1, le:S16/16>>0, kfifo buffer (software
+ *              mode, no DMABUF: ATTACH fails with EPERM).
+ *
+ * The module registers one platform device per simulated device and a
+ * platform driver "iio-sim"; unbinding a device in sysfs simulates a
+ * hot-unplug.
+ *
+ * The DMA engine is software and mirrors industrialio-buffer-dmaengine.c: the
+ * buffer-dma core hands blocks to sim_dma_submit(), which places each block
+ * on the device's sample clock; a block of L samples placed at sample n
+ * completes at t0 + (n + L) / rate, where t0 is the buffer enable time. An
+ * hrtimer wakes a work item at that time; the work item fills (ADC) or
+ * consumes (DAC) the block and completes it. A block placed after the time
+ * its samples were due starts at the current sample instead: the skipped
+ * samples are the ADC's overruns (the ramp shows the gap) and the DAC's
+ * underruns. rate 0 runs as fast as the CPU allows.
+ *
+ * The interface (names, attributes, waveforms) is pinned: tests depend on it.
+ * See tests/vm/sim/README.md.
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/fixp-arith.h>
+#include <linux/hrtimer.h>
+#include <linux/math64.h>
+#include <linux/mod_devicetable.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+#include <linux/workqueue.h>
+
+#include <linux/iio/buffer-dma.h>
+#include <linux/iio/buffer.h>
+#include <linux/iio/buffer_impl.h>
+#include <linux/iio/iio.h>
+#include <linux/iio/kfifo_buf.h>
+#include <linux/iio/sysfs.h>
+
+#define SIM_DMA_DEFAULT_RATE	1000000
+#define SIM_KFIFO_DEFAULT_RATE	100000
+#define SIM_MAX_RATE		100000000
+#define SIM_MAX_CHANNELS	4
+/* Blocks the work item completes before it yields the CPU */
+#define SIM_STEPS_PER_RUN	16
+#define SIM_KFIFO_TICK_NS	NSEC_PER_MSEC
+/* A kfifo tick pushes at most this many samples; the rest are dropped */
+#define SIM_KFIFO_MAX_PER_TICK	4096
+#define SIM_SINE_PERIOD		360
+#define SIM_FNV_OFFSET		0xcbf29ce484222325ULL
+#define SIM_FNV_PRIME		0x100000001b3ULL
+/* Reported as length_align_bytes, like dmaengine's bus width */
+#define SIM_LENGTH_ALIGN	2
+/* Staging for generated samples: a multiple of every datum size (2..8) */
+#define SIM_GEN_BYTES		384
+
+enum sim_kind { SIM_ADC, SIM_DAC, SIM_KFIFO };
+enum { SIM_RAMP, SIM_SINE };
+enum { SIM_FAULT_NONE, SIM_FAULT_STALL, SIM_FAULT_ERROR };
+
+static const char * const sim_waveform_names[] = { "ramp", "sine" };
+static const char * const sim_fault_names[] = { "none", "stall", "error" };
+
+static s16 sim_sine_table[SIM_SINE_PERIOD];
+
+/* What a stream needs to generate samples; fixed at buffer enable. */
+struct sim_scan {
+	unsigned int chans[SIM_MAX_CHANNELS];	/* enabled channels, in order */
+	unsigned int nchans;
+	unsigned int bpd;			/* bytes per channel set */
+	int waveform;
+	u32 rate;
+};
+
+/* One block in the hands of the simulated engine, placed on the clock. */
+struct sim_xfer {
+	struct list_head head;
+	struct iio_dma_buffer_block *block;
+	u64 start;	/* sample index of its first channel set */
+	u64 len;	/* channel sets it spans */
+};
+
+struct sim_dev;
+
+/*
+ * A DMA-type buffer. Lock order: queue.lock (mutex, held by the core around
+ * submit, abort and enqueue) before queue.list_lock (spinlock, also taken by
+ * the core in iio_dma_buffer_block_done()). The work item only ever takes
+ * list_lock, so abort() may wait for it while holding queue.lock.
+ */
+struct sim_dma {
+	struct iio_dma_buffer_queue queue;	/* first: the core's container */
+	struct sim_dev *sim;
+	struct hrtimer timer;
+	struct work_struct work;
+	bool gone;		/* device unbound; written under queue.lock */
+
+	/* Under queue.list_lock: */
+	struct list_head xfers;	/* placed blocks, in completion order */
+	struct sim_scan scan;
+	ktime_t t0;		/* enable time: sample 0 */
+	bool running;		/* clock started, not aborted */
+	bool fed;		/* DAC: a block arrived since enable */
+	u64 next_n;		/* where the next block starts if in time */
+	u64 lost;		/* ADC overruns or DAC underruns */
+	u64 bytes_done;		/* DAC bytes consumed */
+	u64 checksum;		/* DAC FNV-1a 64 of the bytes consumed */
+};
+
+/* iio_priv() of every simulated device */
+struct sim_dev {
+	enum sim_kind kind;
+	struct iio_dev *indio_dev;
+	u32 rate;		/* sampling_frequency, applied at enable */
+	int waveform;		/* applied at enable */
+	int fault;		/* SIM_FAULT_*, cmpxchg'd by the engine */
+	struct sim_dma *dma;	/* sim-adc, sim-dac */
+
+	/* sim-kfifo: only the timer touches these while enabled */
+	struct hrtimer kfifo_timer;
+	struct sim_scan kfifo_scan;
+	ktime_t kfifo_t0;
+	u64 kfifo_next_n;
+};
+
+/* ---- sample generation ------------------------------------------------ */
+
+static u16 sim_sample(const struct sim_scan *scan, u64 n, unsigned int chan)
+{
+	u32 phase;
+
+	if (scan->waveform == SIM_SINE) {
+		div_u64_rem(n, SIM_SINE_PERIOD, &phase);
+		/* channel c runs at (c + 1) times the base frequency */
+		return (u16)sim_sine_table[phase * (chan + 1) % SIM_SINE_PERIOD];
+	}
+	return (u16)(n + 1000 * chan);
+}
+
+/* Produces the byte stream of channel sets from sample n on. */
+struct sim_gen {
+	const struct sim_scan *scan;
+	u64 n;
+	size_t pos, len;
+	u8 buf[SIM_GEN_BYTES];
+};
+
+static void sim_gen_refill(struct sim_gen *g)
+{
+	const struct sim_scan *scan = g->scan;
+	u8 *p = g->buf;
+	unsigned int i, k, sets = SIM_GEN_BYTES / scan->bpd;
+
+	for (k = 0; k < sets; k++, g->n++)
+		for (i = 0; i < scan->nchans; i++, p += 2)
+			put_unaligned_le16(sim_sample(scan, g->n, scan->chans[i]), p);
+	g->pos = 0;
+	g->len = p - g->buf;
+}
+
+static void sim_gen_copy(struct sim_gen *g, u8 *dst, size_t len)
+{
+	size_t c;
+
+	while (len) {
+		if (g->pos == g->len)
+			sim_gen_refill(g);
+		c = min(len, g->len - g->pos);
+		memcpy(dst, g->buf + g->pos, c);
+		g->pos += c;
+		dst += c;
+		len -= c;
+	}
+}
+
+static u64 sim_fnv1a(u64 hash, const u8 *p, size_t len)
+{
+	while (len--) {
+		hash ^= *p++;
+		hash *= SIM_FNV_PRIME;
+	}
+	return hash;
+}
+
+static void sim_scan_init(struct sim_scan *scan, struct iio_dev *indio_dev)
+{
+	struct sim_dev *sim = iio_priv(indio_dev);
+	unsigned int bit;
+
+	scan->nchans = 0;
+	iio_for_each_active_channel(indio_dev, bit) {
+		if (scan->nchans < SIM_MAX_CHANNELS)
+			scan->chans[scan->nchans++] = bit;
+	}
+	/* every channel is 16-bit storage, no timestamp: sets are packed */
+	scan->bpd = 2 * scan->nchans;
+	scan->waveform = READ_ONCE(sim->waveform);
+	scan->rate = READ_ONCE(sim->rate);
+}
+
+/* ---- the simulated DMA engine ------------------------------------------ */
+
+static struct sim_dma *to_sim_dma(struct iio_dma_buffer_queue *queue)
+{
+	return container_of(queue, struct sim_dma, queue);
+}
+
+static struct sim_dma *buffer_to_sim_dma(struct iio_buffer *buffer)
+{
+	return container_of(buffer, struct sim_dma, queue.buffer);
+}
+
+static bool sim_dma_is_input(struct sim_dma *dma)
+{
+	return dma->queue.buffer.direction == IIO_BUFFER_DIRECTION_IN;
+}
+
+/* The sample the device is at now. Under list_lock. */
+static u64 sim_dma_now_n(struct sim_dma *dma, ktime_t now)
+{
+	if (!dma->running || !dma->scan.rate || ktime_before(now, dma->t0))
+		return 0;
+	return mul_u64_u64_div_u64(ktime_to_ns(ktime_sub(now, dma->t0)),
+				   dma->scan.rate, NSEC_PER_SEC);
+}
+
+/* When the block's last sample is due. Under list_lock. */
+static ktime_t sim_dma_due(struct sim_dma *dma, struct sim_xfer *x)
+{
+	if (!dma->scan.rate)
+		return 0;
+	return ktime_add_ns(dma->t0,
+			    mul_u64_u64_div_u64(x->start + x->len, NSEC_PER_SEC,
+						dma->scan.rate));
+}
+
+/*
+ * Places a block after the previous one, or at the current sample if the
+ * device already went past the previous one's end: the samples in between
+ * were dropped (ADC overrun) or wanted (DAC underrun). A DAC idle before its
+ * first block is not underrunning. Under list_lock.
+ */
+static void sim_dma_place(struct sim_dma *dma, struct sim_xfer *x, u64 now_n)
+{
+	u64 start = max(dma->next_n, now_n);
+
+	if (sim_dma_is_input(dma) || dma->fed)
+		dma->lost += start - dma->next_n;
+	dma->fed = true;
+	x->start = start;
+	dma->next_n = start + x->len;
+}
+
+/* Accounts the samples lost so far while no block is queued. */
+static void sim_dma_settle(struct sim_dma *dma, ktime_t now)
+{
+	u64 now_n = sim_dma_now_n(dma, now);
+
+	if (!list_empty(&dma->xfers) || now_n <= dma->next_n)
+		return;
+	if (sim_dma_is_input(dma) || dma->fed)
+		dma->lost += now_n - dma->next_n;
+	dma->next_n = now_n;
+}
+
+static void sim_dma_kick(struct sim_dma *dma)
+{
+	queue_work(system_unbound_wq, &dma->work);
+}
+
+static int sim_dma_submit(struct iio_dma_buffer_queue *queue,
+			  struct iio_dma_buffer_block *block)
+{
+	struct sim_dma *dma = to_sim_dma(queue);
+	unsigned int bpd = dma->scan.bpd;
+	struct sim_xfer *x;
+	bool running;
+
+	if (dma->gone)
+		return -ENODEV;
+	if (!bpd)
+		return -EINVAL;
+	/* like dmaengine: a fileio capture block is filled whole */
+	if (block->fileio && sim_dma_is_input(dma))
+		block->bytes_used = rounddown(block->size, bpd);
+	if (!block->bytes_used)
+		return -EINVAL;
+
+	x = kzalloc(sizeof(*x), GFP_NOWAIT);
+	if (!x)
+		return -ENOMEM;
+	x->block = block;
+	x->len = block->bytes_used / bpd;
+
+	spin_lock_irq(&queue->list_lock);
+	sim_dma_place(dma, x, sim_dma_now_n(dma, ktime_get()));
+	list_add_tail(&x->head, &dma->xfers);
+	running = dma->running;
+	spin_unlock_irq(&queue->list_lock);
+
+	if (running)
+		sim_dma_kick(dma);
+	return 0;
+}
+
+static void sim_dma_fill(struct sim_dma *dma, struct sim_xfer *x)
+{
+	struct iio_dma_buffer_block *block = x->block;
+	struct sim_gen g = { .scan = &dma->scan, .n = x->start };
+	size_t left = block->bytes_used, c;
+	struct sg_mapping_iter miter;
+
+	if (!block->sg_table) {
+		sim_gen_copy(&g, block->vaddr, left);
+		return;
+	}
+	/* a DMABUF block: write through its pages */
+	sg_miter_start(&miter, block->sg_table->sgl, block->sg_table->orig_nents,
+		       SG_MITER_ATOMIC | SG_MITER_TO_SG);
+	while (left && sg_miter_next(&miter)) {
+		c = min(left, miter.length);
+		sim_gen_copy(&g, miter.addr, c);
+		left -= c;
+	}
+	sg_miter_stop(&miter);
+}
+
+static void sim_dma_consume(struct sim_dma *dma, struct sim_xfer *x)
+{
+	struct iio_dma_buffer_block *block = x->block;
+	struct iio_dma_buffer_queue *queue = &dma->queue;
+	size_t left = block->bytes_used, c;
+	struct sg_mapping_iter miter;
+	u64 hash;
+
+	/* only this work item writes checksum */
+	hash = READ_ONCE(dma->checksum);
+	if (!block->sg_table) {
+		hash = sim_fnv1a(hash, block->vaddr, left);
+	} else {
+		sg_miter_start(&miter, block->sg_table->sgl,
+			       block->sg_table->orig_nents,
+			       SG_MITER_ATOMIC | SG_MITER_FROM_SG);
+		while (left && sg_miter_next(&miter)) {
+			c = min(left, miter.length);
+			hash = sim_fnv1a(hash, miter.addr, c);
+			left -= c;
+		}
+		sg_miter_stop(&miter);
+	}
+
+	spin_lock_irq(&queue->list_lock);
+	dma->checksum = hash;
+	dma->bytes_done += block->bytes_used - left;
+	spin_unlock_irq(&queue->list_lock);
+}
+
+/* fault=error: fail the block the only way 6.12's DMA buffer code allows. */
+static void sim_dma_fail(struct sim_dma *dma, struct sim_xfer *x)
+{
+	struct iio_dma_buffer_block *block = x->block;
+	LIST_HEAD(one);
+
+	kfree(x);
+	if (!block->fileio) {
+		/* the abort path signals the block's fence with -EINTR */
+		list_add_tail(&block->head, &one);
+		iio_dma_buffer_block_list_abort(&dma->queue, &one);
+		return;
+	}
+	/*
+	 * fileio has no way to report an error. A capture block completes
+	 * empty (read() skips it: the ramp jumps by one block); an output
+	 * block completes unconsumed (bytes_used must stay for write()).
+	 */
+	if (sim_dma_is_input(dma))
+		block->bytes_used = 0;
+	iio_dma_buffer_block_done(block);
+}
+
+static void sim_dma_transfer(struct sim_dma *dma, struct sim_xfer *x)
+{
+	struct iio_dma_buffer_block *block = x->block;
+
+	if (sim_dma_is_input(dma))
+		sim_dma_fill(dma, x);
+	else
+		sim_dma_consume(dma, x);
+
+	if (block->cyclic) {
+		/* stays at the head: play it again, seamlessly */
+		spin_lock_irq(&dma->queue.list_lock);
+		x->start += x->len;
+		dma->next_n = max(dma->next_n, x->start + x->len);
+		spin_unlock_irq(&dma->queue.list_lock);
+		return;
+	}
+	kfree(x);
+	iio_dma_buffer_block_done(block);
+}
+
+/* Completes the head block if it is due. True if it did (more may be due). */
+static bool sim_dma_step(struct sim_dma *dma)
+{
+	struct iio_dma_buffer_queue *queue = &dma->queue;
+	struct sim_xfer *x;
+	bool failed = false;
+	ktime_t due;
+	int fault;
+
+	spin_lock_irq(&queue->list_lock);
+	x = list_first_entry_or_null(&dma->xfers, struct sim_xfer, head);
+	fault = READ_ONCE(dma->sim->fault);
+	if (!dma->running || !x || fault == SIM_FAULT_STALL)
+		goto idle;
+	due = sim_dma_due(dma, x);
+	if (ktime_after(due, ktime_get())) {
+		hrtimer_start(&dma->timer, due, HRTIMER_MODE_ABS);
+		goto idle;
+	}
+	if (fault == SIM_FAULT_ERROR)
+		failed = cmpxchg(&dma->sim->fault, SIM_FAULT_ERROR,
+				 SIM_FAULT_NONE) == SIM_FAULT_ERROR;
+	if (failed || !x->block->cyclic)
+		list_del(&x->head);
+	spin_unlock_irq(&queue->list_lock);
+
+	if (failed)
+		sim_dma_fail(dma, x);
+	else
+		sim_dma_transfer(dma, x);
+	return true;
+
+idle:
+	spin_unlock_irq(&queue->list_lock);
+	return false;
+}
+
+static void sim_dma_work_fn(struct work_struct *work)
+{
+	struct sim_dma *dma = container_of(work, struct sim_dma, work);
+	unsigned int i;
+
+	for (i = 0; i < SIM_STEPS_PER_RUN; i++)
+		if (!sim_dma_step(dma))
+			return;
+	/* more is due (rate 0, or catching up): let others run first */
+	sim_dma_kick(dma);
+}
+
+static enum hrtimer_restart sim_dma_timer_fn(struct hrtimer *timer)
+{
+	struct sim_dma *dma = container_of(timer, struct sim_dma, timer);
+
+	sim_dma_kick(dma);
+	return HRTIMER_NORESTART;
+}
+
+/* fault left "stall": the queued blocks restart from the current sample. */
+static void sim_dma_unstall(struct sim_dma *dma)
+{
+	struct iio_dma_buffer_queue *queue = &dma->queue;
+	struct sim_xfer *x;
+	bool running;
+	u64 now_n;
+
+	spin_lock_irq(&queue->list_lock);
+	running = dma->running;
+	x = list_first_entry_or_null(&dma->xfers, struct sim_xfer, head);
+	if (running && x) {
+		now_n = sim_dma_now_n(dma, ktime_get());
+		dma->next_n = x->start;
+		list_for_each_entry(x, &dma->xfers, head)
+			sim_dma_place(dma, x, now_n);
+	}
+	spin_unlock_irq(&queue->list_lock);
+	if (running)
+		sim_dma_kick(dma);
+}
+
+/* iio_dma_buffer_ops.abort: called by the core under queue.lock on disable */
+static void sim_dma_abort(struct iio_dma_buffer_queue *queue)
+{
+	struct sim_dma *dma = to_sim_dma(queue);
+	struct sim_xfer *x, *tmp;
+	LIST_HEAD(blocks);
+
+	spin_lock_irq(&queue->list_lock);
+	sim_dma_settle(dma, ktime_get());
+	dma->running = false;
+	spin_unlock_irq(&queue->list_lock);
+
+	/* nothing re-arms either once running is false */
+	hrtimer_cancel(&dma->timer);
+	cancel_work_sync(&dma->work);
+
+	spin_lock_irq(&queue->list_lock);
+	list_for_each_entry_safe(x, tmp, &dma->xfers, head) {
+		list_del(&x->head);
+		list_add_tail(&x->block->head, &blocks);
+		kfree(x);
+	}
+	spin_unlock_irq(&queue->list_lock);
+
+	iio_dma_buffer_block_list_abort(queue, &blocks);
+}
+
+static const struct iio_dma_buffer_ops sim_dma_ops = {
+	.submit = sim_dma_submit,
+	.abort = sim_dma_abort,
+};
+
+/* ---- buffer access functions (mirroring dmaengine's) -------------------- */
+
+static int sim_dma_enable(struct iio_buffer *buffer, struct iio_dev *indio_dev)
+{
+	struct sim_dma *dma = buffer_to_sim_dma(buffer);
+	struct iio_dma_buffer_queue *queue = &dma->queue;
+	struct sim_scan scan;
+	int ret;
+
+	sim_scan_init(&scan, indio_dev);
+
+	mutex_lock(&queue->lock);
+	spin_lock_irq(&queue->list_lock);
+	dma->scan = scan;
+	dma->running = false;
+	dma->fed = false;
+	dma->next_n = 0;
+	dma->lost = 0;
+	dma->bytes_done = 0;
+	dma->checksum = SIM_FNV_OFFSET;
+	/*
+	 * Work around a 6.12 bug: industrialio-buffer-dma never resets
+	 * fileio.next_dequeue, so after a session that read an odd number of
+	 * blocks the next one would return block 1 first
+	 * (docs/kernel-bugs.md).
+	 */
+	queue->fileio.next_dequeue = 0;
+	spin_unlock_irq(&queue->list_lock);
+	mutex_unlock(&queue->lock);
+
+	/* blocks queued while disabled are placed now, from sample 0 on */
+	ret = iio_dma_buffer_enable(buffer, indio_dev);
+
+	spin_lock_irq(&queue->list_lock);
+	dma->t0 = ktime_get();
+	dma->running = true;
+	spin_unlock_irq(&queue->list_lock);
+	sim_dma_kick(dma);
+	return ret;
+}
+
+static struct iio_dma_buffer_block *
+sim_dma_attach_dmabuf(struct iio_buffer *buffer,
+		      struct dma_buf_attachment *attach)
+{
+	if (READ_ONCE(buffer_to_sim_dma(buffer)->gone))
+		return ERR_PTR(-ENODEV);
+	return iio_dma_buffer_attach_dmabuf(buffer, attach);
+}
+
+/* Called by the core under queue.lock; an error here signals the fence. */
+static int sim_dma_enqueue_dmabuf(struct iio_buffer *buffer,
+				  struct iio_dma_buffer_block *block,
+				  struct dma_fence *fence, struct sg_table *sgt,
+				  size_t size, bool cyclic)
+{
+	if (buffer_to_sim_dma(buffer)->gone)
+		return -ENODEV;
+	return iio_dma_buffer_enqueue_dmabuf(buffer, block, fence, sgt, size,
+					     cyclic);
+}
+
+static void sim_dma_release(struct iio_buffer *buffer)
+{
+	struct sim_dma *dma = buffer_to_sim_dma(buffer);
+
+	iio_dma_buffer_release(&dma->queue);
+	kfree(dma);
+}
+
+static const struct iio_buffer_access_funcs sim_dma_access = {
+	.read = iio_dma_buffer_read,
+	.write = iio_dma_buffer_write,
+	.set_bytes_per_datum = iio_dma_buffer_set_bytes_per_datum,
+	.set_length = iio_dma_buffer_set_length,
+	.request_update = iio_dma_buffer_request_update,
+	.enable = sim_dma_enable,
+	.disable = iio_dma_buffer_disable,
+	.data_available = iio_dma_buffer_usage,
+	.space_available = iio_dma_buffer_usage,
+	.release = sim_dma_release,
+
+	.enqueue_dmabuf = sim_dma_enqueue_dmabuf,
+	.attach_dmabuf = sim_dma_attach_dmabuf,
+	.detach_dmabuf = iio_dma_buffer_detach_dmabuf,
+
+	.lock_queue = iio_dma_buffer_lock_queue,
+	.unlock_queue = iio_dma_buffer_unlock_queue,
+
+	.get_dma_dev = iio_dma_buffer_get_dma_dev,
+
+	.modes = INDIO_BUFFER_HARDWARE,
+	.flags = INDIO_BUFFER_FLAG_FIXED_WATERMARK,
+};
+
+static ssize_t sim_dma_length_align_show(struct device *dev,
+					 struct device_attribute *attr,
+					 char *buf)
+{
+	return sysfs_emit(buf, "%u\n", SIM_LENGTH_ALIGN);
+}
+
+static IIO_DEVICE_ATTR(length_align_bytes, 0444, sim_dma_length_align_show,
+		       NULL, 0);
+
+static const struct iio_dev_attr *sim_dma_buffer_attrs[] = {
+	&iio_dev_attr_length_align_bytes,
+	NULL,
+};
+
+/*
+ * devm action, runs after iio_device_unregister() (which disabled the buffer
+ * and aborted every block in flight).
+ */
+static void sim_dma_free(void *data)
+{
+	struct sim_dma *dma = data;
+	struct iio_buffer *buffer = &dma->queue.buffer;
+
+	/*
+	 * Blocks enqueued while the buffer was disabled sit on the core's
+	 * incoming list and would never complete: submit them so that they
+	 * fail (gone) and their fences signal -ENODEV.
+	 */
+	iio_dma_buffer_enable(buffer, NULL);
+	iio_dma_buffer_disable(buffer, NULL);
+	iio_dma_buffer_exit(&dma->queue);
+	hrtimer_cancel(&dma->timer);
+	cancel_work_sync(&dma->work);
+	iio_buffer_put(buffer);
+}
+
+static int sim_dma_setup(struct device *dev, struct iio_dev *indio_dev,
+			 enum iio_buffer_direction dir)
+{
+	struct sim_dev *sim = iio_priv(indio_dev);
+	struct sim_dma *dma;
+	int ret;
+
+	dma = kzalloc(sizeof(*dma), GFP_KERNEL);
+	if (!dma)
+		return -ENOMEM;
+	dma->sim = sim;
+	dma->checksum = SIM_FNV_OFFSET;
+	INIT_LIST_HEAD(&dma->xfers);
+	INIT_WORK(&dma->work, sim_dma_work_fn);
+	hrtimer_init(&dma->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
+	dma->timer.function = sim_dma_timer_fn;
+
+	iio_dma_buffer_init(&dma->queue, dev, &sim_dma_ops);
+	dma->queue.buffer.attrs = sim_dma_buffer_attrs;
+	dma->queue.buffer.access = &sim_dma_access;
+	dma->queue.buffer.direction = dir;
+	indio_dev->modes |= INDIO_BUFFER_HARDWARE;
+
+	ret = iio_device_attach_buffer(indio_dev, &dma->queue.buffer);
+	if (ret) {
+		iio_dma_buffer_exit(&dma->queue);
+		iio_buffer_put(&dma->queue.buffer);
+		return ret;
+	}
+	sim->dma = dma;
+	return devm_add_action_or_reset(dev, sim_dma_free, dma);
+}
+
+/* ---- sim-kfifo ------------------------------------------------------------ */
+
+static enum hrtimer_restart sim_kfifo_tick(struct hrtimer *timer)
+{
+	struct sim_dev *sim = container_of(timer, struct sim_dev, kfifo_timer);
+	const struct sim_scan *scan = &sim->kfifo_scan;
+	u16 set[SIM_MAX_CHANNELS] = { 0 };
+	u64 n = sim->kfifo_next_n, end;
+	unsigned int i;
+	int ret;
+
+	if (scan->rate) {
+		end = mul_u64_u64_div_u64(ktime_to_ns(ktime_sub(ktime_get(),
+								 sim->kfifo_t0)),
+					  scan->rate, NSEC_PER_SEC);
+		/* too far behind: drop the oldest (the ramp shows the gap) */
+		if (end > n + SIM_KFIFO_MAX_PER_TICK)
+			n = end - SIM_KFIFO_MAX_PER_TICK;
+	} else {
+		end = n + SIM_KFIFO_MAX_PER_TICK;
+	}
+
+	for (; n < end; n++) {
+		for (i = 0; i < scan->nchans; i++)
+			set[i] = cpu_to_le16(sim_sample(scan, n, scan->chans[i]));
+		ret = iio_push_to_buffers(sim->indio_dev, set);
+		/* rate 0 fills the fifo and loses nothing; paced drops */
+		if (ret < 0 && !scan->rate)
+			break;
+	}
+	sim->kfifo_next_n = n;
+
+	hrtimer_forward_now(timer, ns_to_ktime(SIM_KFIFO_TICK_NS));
+	return HRTIMER_RESTART;
+}
+
+static int sim_kfifo_postenable(struct iio_dev *indio_dev)
+{
+	struct sim_dev *sim = iio_priv(indio_dev);
+
+	sim_scan_init(&sim->kfifo_scan, indio_dev);
+	sim->kfifo_next_n = 0;
+	sim->kfifo_t0 = ktime_get();
+	hrtimer_start(&sim->kfifo_timer,
+		      ktime_add_ns(sim->kfifo_t0, SIM_KFIFO_TICK_NS),
+		      HRTIMER_MODE_ABS_SOFT);
+	return 0;
+}
+
+static int sim_kfifo_predisable(struct iio_dev *indio_dev)
+{
+	struct sim_dev *sim = iio_priv(indio_dev);
+
+	hrtimer_cancel(&sim->kfifo_timer);
+	return 0;
+}
+
+static const struct iio_buffer_setup_ops sim_kfifo_setup_ops = {
+	.postenable = sim_kfifo_postenable,
+	.predisable = sim_kfifo_predisable,
+};
+
+/* ---- device attributes ------------------------------------------------- */
+
+static struct sim_dev *dev_to_sim(struct device *dev)
+{
+	return iio_priv(dev_to_iio_dev(dev));
+}
+
+static ssize_t sampling_frequency_show(struct device *dev,
+				       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_to_sim(dev)->rate));
+}
+
+static ssize_t sampling_frequency_store(struct device *dev,
+					struct device_attribute *attr,
+					const char *buf, size_t len)
+{
+	u32 rate;
+	int ret;
+
+	ret = kstrtou32(buf, 0, &rate);
+	if (ret)
+		return ret;
+	if (rate > SIM_MAX_RATE)
+		return -EINVAL;
+	WRITE_ONCE(dev_to_sim(dev)->rate, rate);
+	return len;
+}
+
+static ssize_t waveform_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  sim_waveform_names[READ_ONCE(dev_to_sim(dev)->waveform)]);
+}
+
+static ssize_t waveform_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	int i = sysfs_match_string(sim_waveform_names, buf);
+
+	if (i < 0)
+		return i;
+	WRITE_ONCE(dev_to_sim(dev)->waveform, i);
+	return len;
+}
+
+static ssize_t fault_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  sim_fault_names[READ_ONCE(dev_to_sim(dev)->fault)]);
+}
+
+static ssize_t fault_store(struct device *dev, struct device_attribute *attr,
+			   const char *buf, size_t len)
+{
+	struct sim_dev *sim = dev_to_sim(dev);
+	int i = sysfs_match_string(sim_fault_names, buf);
+
+	if (i < 0)
+		return i;
+	if (xchg(&sim->fault, i) == SIM_FAULT_STALL && i != SIM_FAULT_STALL)
+		sim_dma_unstall(sim->dma);
+	return len;
+}
+
+static ssize_t sim_lost_show(struct device *dev, char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 lost;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	sim_dma_settle(dma, ktime_get());
+	lost = dma->lost;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "%llu\n", lost);
+}
+
+static ssize_t overruns_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	return sim_lost_show(dev, buf);
+}
+
+static ssize_t underruns_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	return sim_lost_show(dev, buf);
+}
+
+static ssize_t samples_consumed_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 bytes;
+	unsigned int bpd;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	bytes = dma->bytes_done;
+	bpd = dma->scan.bpd;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "%llu\n", bpd ? div_u64(bytes, bpd) : 0);
+}
+
+static ssize_t checksum_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 hash;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	hash = dma->checksum;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "0x%016llx\n", hash);
+}
+
+static IIO_DEVICE_ATTR_RW(sampling_frequency, 0);
+static IIO_DEVICE_ATTR_RW(waveform, 0);
+static IIO_CONST_ATTR(waveform_available, "ramp sine");
+static IIO_DEVICE_ATTR_RW(fault, 0);
+static IIO_CONST_ATTR(fault_available, "none stall error");
+static IIO_DEVICE_ATTR_RO(overruns, 0);
+static IIO_DEVICE_ATTR_RO(underruns, 0);
+static IIO_DEVICE_ATTR_RO(samples_consumed, 0);
+static IIO_DEVICE_ATTR_RO(checksum, 0);
+
+static struct attribute *sim_adc_attrs[] = {
+	&iio_dev_attr_sampling_frequency.dev_attr.attr,
+	&iio_dev_attr_waveform.dev_attr.attr,
+	&iio_const_attr_waveform_available.dev_attr.attr,
+	&iio_dev_attr_fault.dev_attr.attr,
+	&iio_const_attr_fault_available.dev_attr.attr,
+	&iio_dev_attr_overruns.dev_attr.attr,
+	NULL,
+};
+
+static struct attribute *sim_dac_attrs[] = {
+	&iio_dev_attr_sampling_frequency.dev_attr.attr,
+	&iio_dev_attr_fault.dev_attr.attr,
+	&iio_const_attr_fault_available.dev_attr.attr,
+	&iio_dev_attr_samples_consumed.dev_attr.attr,
+	&iio_dev_attr_checksum.dev_attr.attr,
+	&iio_dev_attr_underruns.dev_attr.attr,
+	NULL,
+};
+
+static struct attribute *sim_kfifo_attrs[] = {
+	&iio_dev_attr_sampling_frequency.dev_attr.attr,
+	&iio_dev_attr_waveform.dev_attr.attr,
+	&iio_const_attr_waveform_available.dev_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group sim_adc_group = { .attrs = sim_adc_attrs };
+static const struct attribute_group sim_dac_group = { .attrs = sim_dac_attrs };
+static const struct attribute_group sim_kfifo_group = { .attrs = sim_kfifo_attrs };
+
+static const struct iio_info sim_adc_info = { .attrs = &sim_adc_group };
+static const struct iio_info sim_dac_info = { .attrs = &sim_dac_group };
+static const struct iio_info sim_kfifo_info = { .attrs = &sim_kfifo_group };
+
+/* ---- channels, platform driver, module ---------------------------------- */
+
+#define SIM_CHAN(_idx, _out) {						\
+	.type = IIO_VOLTAGE,						\
+	.indexed = 1,							\
+	.channel = (_idx),						\
+	.output = (_out),						\
+	.scan_index = (_idx),						\
+	.scan_type = {							\
+		.sign = 's',						\
+		.realbits = 16,						\
+		.storagebits = 16,					\
+		.shift = 0,						\
+		.endianness = IIO_LE,					\
+	},								\
+}
+
+static const struct iio_chan_spec sim_adc_channels[] = {
+	SIM_CHAN(0, 0), SIM_CHAN(1, 0), SIM_CHAN(2, 0), SIM_CHAN(3, 0),
+};
+
+static const struct iio_chan_spec sim_dac_channels[] = {
+	SIM_CHAN(0, 1), SIM_CHAN(1, 1),
+};
+
+static const struct iio_chan_spec sim_kfifo_channels[] = {
+	SIM_CHAN(0, 0), SIM_CHAN(1, 0),
+};
+
+static int sim_setup_kind(struct device *dev, struct iio_dev *indio_dev)
+{
+	struct sim_dev *sim = iio_priv(indio_dev);
+
+	switch (sim->kind) {
+	case SIM_ADC:
+		indio_dev->channels = sim_adc_channels;
+		indio_dev->num_channels = ARRAY_SIZE(sim_adc_channels);
+		indio_dev->info = &sim_adc_info;
+		return sim_dma_setup(dev, indio_dev, IIO_BUFFER_DIRECTION_IN);
+	case SIM_DAC:
+		indio_dev->channels = sim_dac_channels;
+		indio_dev->num_channels = ARRAY_SIZE(sim_dac_channels);
+		indio_dev->info = &sim_dac_info;
+		return sim_dma_setup(dev, indio_dev, IIO_BUFFER_DIRECTION_OUT);
+	case SIM_KFIFO:
+		indio_dev->channels = sim_kfifo_channels;
+		indio_dev->num_channels = ARRAY_SIZE(sim_kfifo_channels);
+		indio_dev->info = &sim_kfifo_info;
+		sim->rate = SIM_KFIFO_DEFAULT_RATE;
+		hrtimer_init(&sim->kfifo_timer, CLOCK_MONOTONIC,
+			     HRTIMER_MODE_ABS_SOFT);
+		sim->kfifo_timer.function = sim_kfifo_tick;
+		return devm_iio_kfifo_buffer_setup(dev, indio_dev,
+						   &sim_kfifo_setup_ops);
+	}
+	return -EINVAL;
+}
+
+static int sim_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	struct iio_dev *indio_dev;
+	struct sim_dev *sim;
+	int ret;
+
+	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+
+	indio_dev = devm_iio_device_alloc(dev, sizeof(*sim));
+	if (!indio_dev)
+		return -ENOMEM;
+	sim = iio_priv(indio_dev);
+	sim->kind = platform_get_device_id(pdev)->driver_data;
+	sim->indio_dev = indio_dev;
+	sim->rate = SIM_DMA_DEFAULT_RATE;
+	sim->waveform = SIM_RAMP;
+	sim->fault = SIM_FAULT_NONE;
+	indio_dev->name = pdev->name;
+	indio_dev->label = pdev->name;
+	indio_dev->modes = INDIO_DIRECT_MODE;
+	platform_set_drvdata(pdev, indio_dev);
+
+	ret = sim_setup_kind(dev, indio_dev);
+	if (ret)
+		return ret;
+	return devm_iio_device_register(dev, indio_dev);
+}
+
+/* Unbind (simulated hot-unplug): runs before the devm actions. */
+static void sim_remove(struct platform_device *pdev)
+{
+	struct sim_dev *sim = iio_priv(platform_get_drvdata(pdev));
+
+	if (!sim->dma)
+		return;
+	/* from now on attach, enqueue and submit fail with ENODEV */
+	mutex_lock(&sim->dma->queue.lock);
+	WRITE_ONCE(sim->dma->gone, true);
+	mutex_unlock(&sim->dma->queue.lock);
+}
+
+static const struct platform_device_id sim_ids[] = {
+	{ "sim-adc", SIM_ADC },
+	{ "sim-dac", SIM_DAC },
+	{ "sim-kfifo", SIM_KFIFO },
+	{ }
+};
+MODULE_DEVICE_TABLE(platform, sim_ids);
+
+static struct platform_driver sim_driver = {
+	.driver = { .name = "iio-sim" },
+	.probe = sim_probe,
+	.remove = sim_remove,
+	.id_table = sim_ids,
+};
+
+/* one platform device per simulated device (sim_ids without its sentinel) */
+static struct platform_device *sim_pdevs[3];
+
+static void sim_unregister_devices(void)
+{
+	int i;
+
+	for (i = ARRAY_SIZE(sim_pdevs) - 1; i >= 0; i--) {
+		if (!IS_ERR_OR_NULL(sim_pdevs[i]))
+			platform_device_unregister(sim_pdevs[i]);
+		sim_pdevs[i] = NULL;
+	}
+}
+
+static int __init sim_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	/* 90% of full scale, so a sine never clips */
+	for (i = 0; i < SIM_SINE_PERIOD; i++)
+		sim_sine_table[i] = (fixp_sin32(i) >> 16) * 9 / 10;
+
+	ret = platform_driver_register(&sim_driver);
+	if (ret)
+		return ret;
+	for (i = 0; i < ARRAY_SIZE(sim_pdevs); i++) {
+		sim_pdevs[i] = platform_device_register_simple(sim_ids[i].name,
+							       PLATFORM_DEVID_NONE,
+							       NULL, 0);
+		if (IS_ERR(sim_pdevs[i])) {
+			ret = PTR_ERR(sim_pdevs[i]);
+			sim_unregister_devices();
+			platform_driver_unregister(&sim_driver);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void __exit sim_exit(void)
+{
+	sim_unregister_devices();
+	platform_driver_unregister(&sim_driver);
+}
+
+module_init(sim_init);
+module_exit(sim_exit);
+
+MODULE_DESCRIPTION("Simulated DMA ADC/DAC and kfifo IIO devices (gst-iio test bed)");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(IIO_DMA_BUFFER);
