@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gstiiocommon.h"
+#include "gstiiocopyqueue.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_iio_common_debug);
+#define GST_CAT_DEFAULT gst_iio_common_debug
+
+/* Added to the automatic timeout on top of two block durations: covers
+ * the start of a device and a loaded machine. */
+#define AUTO_TIMEOUT_SLACK_MS 2000
+
+static void
+ensure_debug_category (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_iio_common_debug, "iiocommon", 0,
+        "IIO element setup (device, io-mode, queue)");
+    g_once_init_leave (&done, 1);
+  }
+}
+
+GType
+gst_iio_io_mode_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_IIO_IO_MODE_AUTO,
+        "Zero-copy DMABUF where the kernel and the device support it, "
+          "else copy", "auto"},
+    {GST_IIO_IO_MODE_DMABUF,
+        "Zero-copy DMABUF blocks (Linux 6.11+, DMA-type buffer, local "
+          "context), an error otherwise", "dmabuf"},
+    {GST_IIO_IO_MODE_COPY,
+        "Through libiio with one CPU copy (every context and kernel)", "copy"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstIioIoMode", values);
+
+    g_once_init_leave (&type, t);
+  }
+
+  return (GType) type;
+}
+
+void
+gst_iio_common_init (GstIioCommon * self, GstElement * element,
+    GstIioDirection direction)
+{
+  ensure_debug_category ();
+  memset (self, 0, sizeof (*self));
+  self->element = element;
+  self->direction = direction;
+  self->uri = g_strdup (GST_IIO_DEFAULT_URI);
+  self->buffer_size = GST_IIO_DEFAULT_BUFFER_SIZE;
+  self->blocks = GST_IIO_DEFAULT_BLOCKS;
+  self->io_mode = GST_IIO_IO_MODE_AUTO;
+  self->dma_heap = g_strdup (GST_IIO_DEFAULT_DMA_HEAP);
+}
+
+void
+gst_iio_common_clear (GstIioCommon * self)
+{
+  gst_iio_common_stop (self);
+  gst_iio_common_close (self);
+  g_clear_pointer (&self->uri, g_free);
+  g_clear_pointer (&self->device_id, g_free);
+  g_clear_pointer (&self->channels, g_free);
+  g_clear_pointer (&self->dma_heap, g_free);
+  g_clear_pointer (&self->attributes, g_free);
+  g_clear_pointer (&self->last_stats, gst_structure_free);
+}
+
+/* ---- properties ---- */
+
+static void
+install_string (GObjectClass * klass, guint id, const gchar * name,
+    const gchar * nick, const gchar * blurb, const gchar * def)
+{
+  g_object_class_install_property (klass, id,
+      g_param_spec_string (name, nick, blurb, def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+}
+
+static void
+install_uint (GObjectClass * klass, guint id, const gchar * name,
+    const gchar * nick, const gchar * blurb, guint min, guint max, guint def)
+{
+  g_object_class_install_property (klass, id,
+      g_param_spec_uint (name, nick, blurb, min, max, def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+}
+
+static void
+install_device_properties (GObjectClass * klass, gboolean input)
+{
+  install_string (klass, GST_IIO_PROP_URI, "uri", "Context URI",
+      "libiio context: local: (this machine), ip:HOST (iiod on a network "
+      "board), usb:[BUS.DEV.INTF] or xml:FILE", GST_IIO_DEFAULT_URI);
+  install_string (klass, GST_IIO_PROP_DEVICE, "device", "Device",
+      input ? "IIO device: id (iio:device0), name (e.g. ad9361-phy) or label."
+      " Default: the only device with input scan channels (an error lists "
+      "them when there are several)" :
+      "IIO device: id (iio:device0), name (e.g. cf-ad9361-dds-core-lpc) or "
+      "label. Default: the only device with output scan channels (an error "
+      "lists them when there are several)", NULL);
+  install_string (klass, GST_IIO_PROP_CHANNELS, "channels", "Channels",
+      input ? "Comma-separated input channel ids to capture, e.g. "
+      "\"voltage0,voltage1\". Default: every input scan channel except the "
+      "timestamp" : "Comma-separated output channel ids to play to, e.g. "
+      "\"voltage0,voltage1\". Default: every output scan channel", NULL);
+  install_string (klass, GST_IIO_PROP_ATTRIBUTES, "attributes",
+      "Attributes", "Device and channel attributes written in this order "
+      "when the device is opened, e.g. \"sampling_frequency=1000000,"
+      "voltage0.hardwaregain=-10\" (channel attributes as channel.attribute)",
+      NULL);
+  install_uint (klass, GST_IIO_PROP_RATE, "rate", "Rate",
+      "Sample rate in Hz for caps and timestamps; 0 reads the device's "
+      "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT,
+      0);
+}
+
+static void
+install_queue_properties (GObjectClass * klass, gboolean input)
+{
+  install_uint (klass, GST_IIO_PROP_BUFFER_SIZE, "buffer-size",
+      "Buffer size", input ? "Samples (one value of every channel) per "
+      "block; each output GstBuffer is one block" : "Samples (one value of "
+      "every channel) per block handed to the device", 1, G_MAXINT,
+      GST_IIO_DEFAULT_BUFFER_SIZE);
+  install_uint (klass, GST_IIO_PROP_BLOCKS, "blocks", "Blocks",
+      input ? "Blocks queued to the device at once: more blocks ride out "
+      "longer stalls downstream before samples are lost, at the cost of "
+      "memory and maximum latency" : "Blocks queued to the device at once: "
+      "more blocks ride out longer stalls upstream before the device runs "
+      "dry, at the cost of memory and latency", 1, GST_IIO_MAX_BLOCKS,
+      GST_IIO_DEFAULT_BLOCKS);
+  g_object_class_install_property (klass, GST_IIO_PROP_IO_MODE,
+      g_param_spec_enum ("io-mode", "I/O mode", "How samples move between "
+          "the device and GStreamer: auto, dmabuf (zero-copy) or copy "
+          "(libiio)", GST_TYPE_IIO_IO_MODE, GST_IIO_IO_MODE_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  install_string (klass, GST_IIO_PROP_DMA_HEAP, "dma-heap", "DMA heap",
+      "Where DMABUF blocks are allocated: a heap name in /dev/dma_heap "
+      "(system; a CMA heap for devices without scatter-gather DMA), a path "
+      "to a heap device, or udmabuf. \"system\" falls back to udmabuf when "
+      "there is no system heap", GST_IIO_DEFAULT_DMA_HEAP);
+  install_uint (klass, GST_IIO_PROP_TIMEOUT, "timeout", "Timeout",
+      "Milliseconds one block may take before the element fails with an "
+      "error; 0 = automatic (2 block durations + 2 s)", 0, G_MAXINT, 0);
+}
+
+void
+gst_iio_common_install_properties (GObjectClass * klass,
+    GstIioDirection direction)
+{
+  gboolean input = direction == GST_IIO_DIRECTION_INPUT;
+
+  install_device_properties (klass, input);
+  install_queue_properties (klass, input);
+  g_object_class_install_property (klass, GST_IIO_PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
+          "or last stream: io-mode (dmabuf, copy, none), blocks, "
+          "block-bytes, buffers, bytes, bytes-copied (by the CPU), overruns "
+          "(input: times samples were lost), underruns (output: times the "
+          "device ran dry), dmabuf-imports, and fallback-reason when "
+          "io-mode=auto chose copy", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
+
+static void
+replace_string (GstIioCommon * self, gchar ** field, const GValue * value,
+    gboolean reopen)
+{
+  g_free (*field);
+  *field = g_value_dup_string (value);
+  if (reopen)
+    self->reopen = TRUE;
+}
+
+gboolean
+gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
+    const GValue * value)
+{
+  gboolean handled = TRUE;
+
+  GST_OBJECT_LOCK (self->element);
+  switch (prop_id) {
+    case GST_IIO_PROP_URI:
+      replace_string (self, &self->uri, value, TRUE);
+      break;
+    case GST_IIO_PROP_DEVICE:
+      replace_string (self, &self->device_id, value, TRUE);
+      break;
+    case GST_IIO_PROP_CHANNELS:
+      replace_string (self, &self->channels, value, TRUE);
+      break;
+    case GST_IIO_PROP_ATTRIBUTES:
+      replace_string (self, &self->attributes, value, TRUE);
+      break;
+    case GST_IIO_PROP_DMA_HEAP:
+      replace_string (self, &self->dma_heap, value, FALSE);
+      break;
+    case GST_IIO_PROP_BUFFER_SIZE:
+      self->buffer_size = g_value_get_uint (value);
+      break;
+    case GST_IIO_PROP_BLOCKS:
+      self->blocks = g_value_get_uint (value);
+      break;
+    case GST_IIO_PROP_IO_MODE:
+      self->io_mode = g_value_get_enum (value);
+      break;
+    case GST_IIO_PROP_TIMEOUT:
+      self->timeout = g_value_get_uint (value);
+      break;
+    case GST_IIO_PROP_RATE:
+      self->rate_prop = g_value_get_uint (value);
+      self->reopen = TRUE;
+      break;
+    default:
+      handled = FALSE;
+      break;
+  }
+  GST_OBJECT_UNLOCK (self->element);
+
+  return handled;
+}
+
+static gboolean
+get_string_or_uint (GstIioCommon * self, guint prop_id, GValue * value)
+{
+  switch (prop_id) {
+    case GST_IIO_PROP_URI:
+      g_value_set_string (value, self->uri);
+      break;
+    case GST_IIO_PROP_DEVICE:
+      g_value_set_string (value, self->device_id);
+      break;
+    case GST_IIO_PROP_CHANNELS:
+      g_value_set_string (value, self->channels);
+      break;
+    case GST_IIO_PROP_ATTRIBUTES:
+      g_value_set_string (value, self->attributes);
+      break;
+    case GST_IIO_PROP_DMA_HEAP:
+      g_value_set_string (value, self->dma_heap);
+      break;
+    case GST_IIO_PROP_BUFFER_SIZE:
+      g_value_set_uint (value, self->buffer_size);
+      break;
+    case GST_IIO_PROP_BLOCKS:
+      g_value_set_uint (value, self->blocks);
+      break;
+    case GST_IIO_PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
+    case GST_IIO_PROP_RATE:
+      g_value_set_uint (value, self->rate_prop);
+      break;
+    default:
+      return FALSE;
+  }
+
+  return TRUE;
+}
+
+gboolean
+gst_iio_common_get_property (GstIioCommon * self, guint prop_id,
+    GValue * value)
+{
+  gboolean handled = TRUE;
+
+  if (prop_id == GST_IIO_PROP_STATS) {
+    /* Not under the object lock: the queue takes its own. */
+    g_value_take_boxed (value, gst_iio_common_get_stats (self));
+    return TRUE;
+  }
+
+  GST_OBJECT_LOCK (self->element);
+  if (prop_id == GST_IIO_PROP_IO_MODE)
+    g_value_set_enum (value, self->io_mode);
+  else
+    handled = get_string_or_uint (self, prop_id, value);
+  GST_OBJECT_UNLOCK (self->element);
+
+  return handled;
+}
+
+/* ---- errors ---- */
+
+static gint
+resource_code_for (GstIioCommon * self, gint queue_code)
+{
+  gboolean input = self->direction == GST_IIO_DIRECTION_INPUT;
+
+  switch (queue_code) {
+    case GST_IIO_QUEUE_ERROR_UNSUPPORTED:
+      return GST_RESOURCE_ERROR_SETTINGS;
+    case GST_IIO_QUEUE_ERROR_TIMEOUT:
+    case GST_IIO_QUEUE_ERROR_DEVICE_LOST:
+    case GST_IIO_QUEUE_ERROR_FAILED:
+    default:
+      return input ? GST_RESOURCE_ERROR_READ : GST_RESOURCE_ERROR_WRITE;
+  }
+}
+
+static gboolean
+is_gst_error_domain (GQuark domain)
+{
+  return domain == GST_CORE_ERROR || domain == GST_LIBRARY_ERROR ||
+      domain == GST_RESOURCE_ERROR || domain == GST_STREAM_ERROR;
+}
+
+void
+gst_iio_common_post_error (GstIioCommon * self, const GError * error,
+    const gchar * debug_fmt, ...)
+{
+  GQuark domain = GST_RESOURCE_ERROR;
+  gint code = GST_RESOURCE_ERROR_FAILED;
+  gchar *debug = NULL;
+  va_list args;
+
+  if (error->domain == GST_IIO_QUEUE_ERROR) {
+    code = resource_code_for (self, error->code);
+  } else if (is_gst_error_domain (error->domain)) {
+    domain = error->domain;
+    code = error->code;
+  }
+  if (debug_fmt) {
+    va_start (args, debug_fmt);
+    debug = g_strdup_vprintf (debug_fmt, args);
+    va_end (args);
+  }
+  GST_WARNING_OBJECT (self->element, "error: %s (%s)", error->message,
+      GST_STR_NULL (debug));
+  gst_element_message_full (self->element, GST_MESSAGE_ERROR, domain, code,
+      g_strdup (error->message), debug, __FILE__, GST_FUNCTION, __LINE__);
+}
+
+static void
+post_settings_error (GstIioCommon * self, const gchar * debug,
+    const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+post_settings_error (GstIioCommon * self, const gchar * debug,
+    const gchar * format, ...)
+{
+  GError *error;
+  va_list args;
+
+  va_start (args, format);
+  error = g_error_new_valist (GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, format, args);
+  va_end (args);
+  gst_iio_common_post_error (self, error, "%s", debug);
+  g_error_free (error);
+}
+
+GstClockTime
+gst_iio_common_samples_to_time (guint64 samples, guint rate)
+{
+  if (rate == 0)
+    return GST_CLOCK_TIME_NONE;
+  return gst_util_uint64_scale (samples, GST_SECOND, rate);
+}
+
+/* ---- NULL <-> READY ---- */
+
+static gboolean
+determine_rate (GstIioCommon * self, GstIioDevice * device, guint rate_prop,
+    guint * rate)
+{
+  if (rate_prop > 0) {
+    *rate = rate_prop;
+    return TRUE;
+  }
+  if (gst_iio_device_read_rate (device, rate) && *rate > 0)
+    return TRUE;
+
+  post_settings_error (self, "rate=0 and no sampling_frequency attribute",
+      "IIO device %s has no sampling_frequency attribute: set the rate "
+      "property to its sample rate in Hz",
+      gst_iio_device_get_display_name (device));
+  return FALSE;
+}
+
+/* Opens, selects channels, writes attributes; posts the error itself. */
+static GstIioDevice *
+open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
+    const gchar * channels, const gchar * attributes)
+{
+  GstIioDevice *device;
+  GError *error = NULL;
+  const gchar *step = "gst_iio_device_open";
+
+  device = gst_iio_device_open (uri, device_id, self->direction, &error);
+  if (device == NULL)
+    goto failed;
+  step = "gst_iio_device_select_channels";
+  if (!gst_iio_device_select_channels (device, channels, &error))
+    goto failed;
+  step = "gst_iio_device_write_attributes";
+  if (attributes && attributes[0] != '\0'
+      && !gst_iio_device_write_attributes (device, attributes, &error))
+    goto failed;
+
+  return device;
+
+failed:
+  gst_iio_common_post_error (self, error, "%s (uri=%s, device=%s, "
+      "channels=%s, attributes=%s)", step, GST_STR_NULL (uri),
+      GST_STR_NULL (device_id), GST_STR_NULL (channels),
+      GST_STR_NULL (attributes));
+  g_error_free (error);
+  gst_clear_object (&device);
+  return NULL;
+}
+
+gboolean
+gst_iio_common_open (GstIioCommon * self)
+{
+  gchar *uri, *device_id, *channels, *attributes;
+  GstIioDevice *device;
+  GstCaps *caps = NULL;
+  guint rate_prop, rate = 0;
+
+  GST_OBJECT_LOCK (self->element);
+  uri = g_strdup (self->uri);
+  device_id = g_strdup (self->device_id);
+  channels = g_strdup (self->channels);
+  attributes = g_strdup (self->attributes);
+  rate_prop = self->rate_prop;
+  self->reopen = FALSE;
+  GST_OBJECT_UNLOCK (self->element);
+
+  device = open_device (self, uri, device_id, channels, attributes);
+  if (device && !determine_rate (self, device, rate_prop, &rate))
+    gst_clear_object (&device);
+  if (device) {
+    caps = gst_iio_device_get_caps (device, rate);
+    GST_INFO_OBJECT (self->element, "opened %s at %u Hz, caps %"
+        GST_PTR_FORMAT, gst_iio_device_get_display_name (device), rate, caps);
+  }
+
+  GST_OBJECT_LOCK (self->element);
+  self->device = device;
+  self->rate = rate;
+  self->device_caps = caps;
+  GST_OBJECT_UNLOCK (self->element);
+
+  g_free (uri);
+  g_free (device_id);
+  g_free (channels);
+  g_free (attributes);
+
+  return device != NULL;
+}
+
+void
+gst_iio_common_close (GstIioCommon * self)
+{
+  GstIioDevice *device;
+  GstCaps *caps;
+
+  GST_OBJECT_LOCK (self->element);
+  device = g_steal_pointer (&self->device);
+  caps = g_steal_pointer (&self->device_caps);
+  self->rate = 0;
+  GST_OBJECT_UNLOCK (self->element);
+
+  gst_clear_object (&device);
+  gst_clear_caps (&caps);
+}
+
+GstCaps *
+gst_iio_common_get_device_caps (GstIioCommon * self)
+{
+  GstCaps *caps = NULL;
+
+  GST_OBJECT_LOCK (self->element);
+  if (self->device_caps)
+    caps = gst_caps_ref (self->device_caps);
+  GST_OBJECT_UNLOCK (self->element);
+
+  return caps;
+}
+
+/* ---- READY <-> PAUSED ---- */
+
+static gint
+compute_timeout_ms (guint timeout, guint block_samples, guint rate)
+{
+  guint64 ms;
+
+  if (timeout > 0)
+    return (gint) MIN (timeout, (guint) G_MAXINT);
+
+  ms = gst_util_uint64_scale_ceil (2 * (guint64) block_samples, 1000, rate);
+  return (gint) MIN (ms + AUTO_TIMEOUT_SLACK_MS, (guint64) G_MAXINT);
+}
+
+/* Fills @config from the properties; FALSE (error posted) when a block
+ * would not fit the kernel's and GStreamer's size types. */
+static gboolean
+build_config (GstIioCommon * self, gboolean cyclic,
+    GstIioQueueConfig * config, gchar ** dma_heap, GstIioIoMode * io_mode)
+{
+  gsize sample_size = gst_iio_device_get_sample_size (self->device);
+  guint timeout;
+
+  memset (config, 0, sizeof (*config));
+  GST_OBJECT_LOCK (self->element);
+  config->block_samples = self->buffer_size;
+  config->n_blocks = self->blocks;
+  timeout = self->timeout;
+  *dma_heap = g_strdup (self->dma_heap);
+  *io_mode = self->io_mode;
+  GST_OBJECT_UNLOCK (self->element);
+
+  config->direction = self->direction;
+  config->sample_size = sample_size;
+  config->cyclic = cyclic;
+  config->dma_heap = *dma_heap;
+  config->timeout_ms = compute_timeout_ms (timeout, config->block_samples,
+      self->rate);
+
+  if (sample_size == 0 ||
+      (guint64) config->block_samples * sample_size > (guint64) G_MAXINT) {
+    post_settings_error (self, "buffer-size x sample size > G_MAXINT",
+        "buffer-size=%u is too large: blocks of %u samples x %" G_GSIZE_FORMAT
+        " bytes exceed 2 GiB; the largest is %" G_GSIZE_FORMAT " samples",
+        config->block_samples, config->block_samples, sample_size,
+        sample_size ? (gsize) G_MAXINT / sample_size : 0);
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+static GstIioQueue *
+new_and_start (GstIioQueueNewFunc queue_new, GstIioDevice * device,
+    const GstIioQueueConfig * config, GError ** error)
+{
+  GstIioQueue *queue = queue_new (device, config, error);
+
+  if (queue && !gst_iio_queue_start (queue, error))
+    gst_clear_object (&queue);
+
+  return queue;
+}
+
+static GstIioQueue *
+start_dmabuf (GstIioCommon * self, const GstIioQueueConfig * config,
+    GstIioQueueNewFunc dmabuf_new, GError ** error)
+{
+  if (!gst_iio_device_is_local (self->device)) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+        "the context is not local: DMABUFs work only on the machine that "
+        "has the device (uri=local:)");
+    return NULL;
+  }
+  if (dmabuf_new == NULL) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+        "this element has no DMABUF path");
+    return NULL;
+  }
+
+  return new_and_start (dmabuf_new, self->device, config, error);
+}
+
+static void
+post_start_error (GstIioCommon * self, GError * error,
+    GstIioIoMode io_mode, const GstIioQueueConfig * config)
+{
+  if (io_mode == GST_IIO_IO_MODE_DMABUF &&
+      g_error_matches (error, GST_IIO_QUEUE_ERROR,
+          GST_IIO_QUEUE_ERROR_UNSUPPORTED))
+    g_prefix_error (&error, "io-mode=dmabuf is not possible with %s: ",
+        gst_iio_device_get_display_name (self->device));
+
+  gst_iio_common_post_error (self, error, "starting the %s queue "
+      "(buffer-size=%u, blocks=%u, sample size %" G_GSIZE_FORMAT ", "
+      "dma-heap=%s, timeout %d ms)", io_mode == GST_IIO_IO_MODE_COPY ?
+      "copy" : "DMABUF", config->block_samples, config->n_blocks,
+      config->sample_size, GST_STR_NULL (config->dma_heap),
+      config->timeout_ms);
+  g_error_free (error);
+}
+
+static GstIioQueue *
+choose_and_start_queue (GstIioCommon * self, GstIioIoMode io_mode,
+    const GstIioQueueConfig * config, GstIioQueueNewFunc dmabuf_new)
+{
+  GstIioQueue *queue;
+  GError *error = NULL;
+
+  if (io_mode != GST_IIO_IO_MODE_COPY) {
+    queue = start_dmabuf (self, config, dmabuf_new, &error);
+    if (queue)
+      return queue;
+    if (io_mode == GST_IIO_IO_MODE_DMABUF || !g_error_matches (error,
+            GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED)) {
+      post_start_error (self, error, io_mode, config);
+      return NULL;
+    }
+    GST_INFO_OBJECT (self->element, "io-mode=auto: using copy, DMABUF is "
+        "not possible: %s", error->message);
+    GST_OBJECT_LOCK (self->element);
+    g_free (self->fallback_reason);
+    self->fallback_reason = g_strdup (error->message);
+    GST_OBJECT_UNLOCK (self->element);
+    g_clear_error (&error);
+  }
+
+  queue = new_and_start (gst_iio_copy_queue_new, self->device, config,
+      &error);
+  if (queue == NULL)
+    post_start_error (self, error, GST_IIO_IO_MODE_COPY, config);
+
+  return queue;
+}
+
+gboolean
+gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
+    gboolean cyclic)
+{
+  GstIioQueueConfig config;
+  GstIioIoMode io_mode;
+  GstIioQueue *queue = NULL;
+  gchar *dma_heap = NULL;
+
+  if (self->device == NULL || self->reopen) {
+    gst_iio_common_close (self);
+    if (!gst_iio_common_open (self))
+      return FALSE;
+  }
+
+  GST_OBJECT_LOCK (self->element);
+  g_clear_pointer (&self->fallback_reason, g_free);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (build_config (self, cyclic, &config, &dma_heap, &io_mode))
+    queue = choose_and_start_queue (self, io_mode, &config, dmabuf_new);
+  g_free (dma_heap);
+  if (queue == NULL)
+    return FALSE;
+
+  GST_INFO_OBJECT (self->element, "started %" GST_PTR_FORMAT, queue);
+  GST_OBJECT_LOCK (self->element);
+  self->queue = queue;
+  g_clear_pointer (&self->last_stats, gst_structure_free);
+  GST_OBJECT_UNLOCK (self->element);
+
+  return TRUE;
+}
+
+static GstStructure *
+queue_stats (GstIioQueue * queue, const gchar * fallback_reason)
+{
+  GstStructure *s = gst_iio_queue_get_stats (queue);
+
+  if (fallback_reason)
+    gst_structure_set (s, "fallback-reason", G_TYPE_STRING, fallback_reason,
+        NULL);
+
+  return s;
+}
+
+void
+gst_iio_common_stop (GstIioCommon * self)
+{
+  GstIioQueue *queue = self->queue;
+  GstStructure *stats;
+
+  if (queue == NULL)
+    return;
+
+  /* Stays published while it stops, so stats keep counting. The state
+   * thread is the only writer of fallback_reason. */
+  gst_iio_queue_stop (queue);
+  stats = queue_stats (queue, self->fallback_reason);
+
+  GST_OBJECT_LOCK (self->element);
+  self->queue = NULL;
+  if (self->last_stats)
+    gst_structure_free (self->last_stats);
+  self->last_stats = stats;
+  GST_OBJECT_UNLOCK (self->element);
+
+  /* Buffers downstream still holds keep their own references. */
+  gst_object_unref (queue);
+}
+
+static GstStructure *
+zero_stats (void)
+{
+  return gst_structure_new ("stats", "io-mode", G_TYPE_STRING, "none",
+      "blocks", G_TYPE_UINT, 0,
+      "block-bytes", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "buffers", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "bytes", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "bytes-copied", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "overruns", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "underruns", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "dmabuf-imports", G_TYPE_UINT64, G_GUINT64_CONSTANT (0), NULL);
+}
+
+GstStructure *
+gst_iio_common_get_stats (GstIioCommon * self)
+{
+  GstIioQueue *queue = NULL;
+  GstStructure *stats = NULL;
+  gchar *reason;
+
+  GST_OBJECT_LOCK (self->element);
+  if (self->queue)
+    queue = gst_object_ref (self->queue);
+  else if (self->last_stats)
+    stats = gst_structure_copy (self->last_stats);
+  reason = g_strdup (self->fallback_reason);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (queue) {
+    stats = queue_stats (queue, reason);
+    gst_object_unref (queue);
+  }
+  g_free (reason);
+
+  return stats ? stats : zero_stats ();
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What iiosrc and iiosink share: the io-mode enum, one property set
+ * installed from one place, and the state-change logic (open the device,
+ * pick and start the queue, stop) with the element errors it posts. The
+ * direction (input for iiosrc, output for iiosink) is a parameter; the
+ * element passes the constructor of its DMABUF queue. */
+#pragma once
+
+#include <gst/gst.h>
+#include "gstiiodevice.h"
+#include "gstiioqueue.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_IIO_IO_MODE_AUTO,
+  GST_IIO_IO_MODE_DMABUF,
+  GST_IIO_IO_MODE_COPY,
+} GstIioIoMode;
+
+#define GST_TYPE_IIO_IO_MODE (gst_iio_io_mode_get_type ())
+GType gst_iio_io_mode_get_type (void);
+
+/* Ids of the shared properties; an element numbers its own properties
+ * from GST_IIO_PROP_LAST. */
+enum
+{
+  GST_IIO_PROP_0,
+  GST_IIO_PROP_URI,
+  GST_IIO_PROP_DEVICE,
+  GST_IIO_PROP_CHANNELS,
+  GST_IIO_PROP_BUFFER_SIZE,
+  GST_IIO_PROP_BLOCKS,
+  GST_IIO_PROP_IO_MODE,
+  GST_IIO_PROP_DMA_HEAP,
+  GST_IIO_PROP_ATTRIBUTES,
+  GST_IIO_PROP_TIMEOUT,
+  GST_IIO_PROP_RATE,
+  GST_IIO_PROP_STATS,
+  GST_IIO_PROP_LAST
+};
+
+#define GST_IIO_DEFAULT_URI "local:"
+#define GST_IIO_DEFAULT_BUFFER_SIZE 4096
+#define GST_IIO_DEFAULT_BLOCKS 4
+#define GST_IIO_MAX_BLOCKS 64
+#define GST_IIO_DEFAULT_DMA_HEAP "system"
+
+/* The DMABUF queue of the element's direction: gst_iio_dmabuf_input_new
+ * or gst_iio_dmabuf_output_new (same signature as every queue
+ * constructor). */
+typedef GstIioQueue *(*GstIioQueueNewFunc) (GstIioDevice * device,
+    const GstIioQueueConfig * config, GError ** error);
+
+/* Embedded in the element (not a GObject). Locking: the property fields
+ * and the device/queue/caps pointers are guarded by the element's object
+ * lock; the state-change thread alone replaces device and queue, and the
+ * streaming thread uses them only between start and stop, so it may read
+ * them without the lock. Never call into the device or the queue with
+ * the object lock held. */
+typedef struct
+{
+  GstElement *element;          /* the owner; not a reference */
+  GstIioDirection direction;
+
+  /* properties */
+  gchar *uri;
+  gchar *device_id;
+  gchar *channels;
+  guint buffer_size;
+  guint blocks;
+  GstIioIoMode io_mode;
+  gchar *dma_heap;
+  gchar *attributes;
+  guint timeout;
+  guint rate_prop;
+  /* uri, device, channels, attributes or rate changed since open: start
+   * re-opens the device so that a change in READY takes effect. */
+  gboolean reopen;
+
+  /* READY and up */
+  GstIioDevice *device;
+  guint rate;
+  GstCaps *device_caps;
+
+  /* PAUSED and up */
+  GstIioQueue *queue;
+  gchar *fallback_reason;       /* why io-mode=auto chose copy */
+  GstStructure *last_stats;     /* counters of the last run, after stop */
+} GstIioCommon;
+
+void gst_iio_common_init (GstIioCommon * self, GstElement * element,
+    GstIioDirection direction);
+void gst_iio_common_clear (GstIioCommon * self);
+
+/* Installs the shared properties (ids GST_IIO_PROP_*) with blurbs for
+ * @direction. */
+void gst_iio_common_install_properties (GObjectClass * klass,
+    GstIioDirection direction);
+/* TRUE when @prop_id is a shared property (handled). */
+gboolean gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
+    const GValue * value);
+gboolean gst_iio_common_get_property (GstIioCommon * self, guint prop_id,
+    GValue * value);
+
+/* NULL->READY: opens the device (uri, device), selects the channels,
+ * writes the attributes and determines the rate. Posts an element error
+ * and returns FALSE on failure. */
+gboolean gst_iio_common_open (GstIioCommon * self);
+/* READY->NULL */
+void gst_iio_common_close (GstIioCommon * self);
+
+/* READY->PAUSED: builds the queue configuration, picks the queue by
+ * io-mode and starts it. Posts an element error and returns FALSE on
+ * failure. @cyclic: output only. */
+gboolean gst_iio_common_start (GstIioCommon * self,
+    GstIioQueueNewFunc dmabuf_new, gboolean cyclic);
+/* PAUSED->READY: stops the queue (buffers downstream holds stay valid). */
+void gst_iio_common_stop (GstIioCommon * self);
+
+/* A new reference to the device's caps (both media types at the rate),
+ * NULL before open. */
+GstCaps *gst_iio_common_get_device_caps (GstIioCommon * self);
+
+/* The stats property value. */
+GstStructure *gst_iio_common_get_stats (GstIioCommon * self);
+
+/* Posts @error as an element error: the message is the user text,
+ * @debug_fmt the debug text. GST_IIO_QUEUE_ERROR codes become
+ * GST_RESOURCE_ERROR ones (UNSUPPORTED -> SETTINGS, the rest -> READ for
+ * input, WRITE for output); GStreamer domains are kept. */
+void gst_iio_common_post_error (GstIioCommon * self, const GError * error,
+    const gchar * debug_fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* Duration of @samples at @rate. */
+GstClockTime gst_iio_common_samples_to_time (guint64 samples, guint rate);
+
+G_END_DECLS
