@@ -24,7 +24,10 @@ G_DECLARE_FINAL_TYPE (GstIioDevice, gst_iio_device, GST, IIO_DEVICE,
  * @device by id ("iio:device3"), name ("sim-adc") or label. @direction
  * is the direction of the scan channels the element streams. Errors
  * (domain GST_RESOURCE_ERROR) name the URI or device and list the devices
- * of the context that have scan channels of @direction. */
+ * of the context that have scan channels of @direction. Every GError of
+ * this file is complete user text (what is wrong and the valid choices),
+ * e.g. "IIO device \"nope\" not found at local:; devices with input
+ * channels: sim-adc (iio:device0), sim-kfifo (iio:device2)". */
 GstIioDevice *gst_iio_device_open (const gchar * uri, const gchar * device,
     GstIioDirection direction, GError ** error);
 
@@ -56,8 +59,11 @@ gsize gst_iio_device_get_sample_size (GstIioDevice * self);
  * GstAudioFormat), then application/x-iio, both at @rate. */
 GstCaps *gst_iio_device_get_caps (GstIioDevice * self, guint rate);
 
-/* Checks fixed @caps against the enabled channels; FALSE with an error
- * (GST_CORE_ERROR_NEGOTIATION) that says what the device expects. */
+/* Checks fixed @caps against the enabled channels and the rate of the last
+ * get_caps (not checked when that was 0); FALSE with an error
+ * (GST_CORE_ERROR_NEGOTIATION) that says what the device expects:
+ * "sim-dac (iio:device1) expects 2 channels of S16LE (le:S16/16>>0) at
+ * 1000000 Hz, got 3 channels of S16LE at 1000000 Hz". */
 gboolean gst_iio_device_check_caps (GstIioDevice * self, const GstCaps * caps,
     GError ** error);
 
@@ -65,6 +71,10 @@ gboolean gst_iio_device_check_caps (GstIioDevice * self, const GstCaps * caps,
 const gchar *gst_iio_device_get_display_name (GstIioDevice * self);
 gboolean gst_iio_device_is_local (GstIioDevice * self);
 struct iio_device *gst_iio_device_get_iio (GstIioDevice * self);
+struct iio_context *gst_iio_device_get_context (GstIioDevice * self);
+/* The URI the context was created from ("local:" for NULL). */
+const gchar *gst_iio_device_get_uri (GstIioDevice * self);
+GstIioDirection gst_iio_device_get_direction (GstIioDevice * self);
 
 /* Local contexts only (NULL otherwise): "/sys/bus/iio/devices/iio:deviceN"
  * and "/dev/iio:deviceN". */
