@@ -346,6 +346,7 @@ static void sim_dma_consume(struct sim_dma *dma, struct sim_xfer *x)
 	hash = READ_ONCE(dma->checksum);
 	if (!block->sg_table) {
 		hash = sim_fnv1a(hash, block->vaddr, left);
+		left = 0;
 	} else {
 		sg_miter_start(&miter, block->sg_table->sgl,
 			       block->sg_table->orig_nents,
