@@ -34,8 +34,8 @@ gst_iio_caps_format_from_string (const gchar * str,
 
   /* The trailing %c catches garbage after the shift. */
   if (strchr (str, 'X'))
-    parsed = sscanf (str, "%ce:%c%u/%uX%u>>%u%c", &endian, &sign, &bits, &length,
-        &repeat, &shift, &tail) == 6;
+    parsed = sscanf (str, "%ce:%c%u/%uX%u>>%u%c", &endian, &sign, &bits,
+        &length, &repeat, &shift, &tail) == 6;
   else
     parsed = sscanf (str, "%ce:%c%u/%u>>%u%c", &endian, &sign, &bits, &length,
         &shift, &tail) == 5;

@@ -411,7 +411,8 @@ set_channel_error (GstIioDevice * self, const gchar * name, GError ** error)
   if (chn && iio_channel_is_scan_element (chn))
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "Channel \"%s\" of %s is an %s channel, not %s; %s channels: %s",
-        name, self->display_name, direction_word (out ? GST_IIO_DIRECTION_INPUT :
+        name, self->display_name,
+        direction_word (out ? GST_IIO_DIRECTION_INPUT :
             GST_IIO_DIRECTION_OUTPUT), dir,
         dir, valid);
   else if ((chn = iio_device_find_channel (self->dev, name, out)))
@@ -773,16 +774,29 @@ gst_iio_device_get_n_channels (GstIioDevice * self)
   return self->channels->len;
 }
 
+/* The kernel's layout (iio_compute_scan_bytes): each channel aligned to
+ * its own size, the whole sample to the largest. libiio 0.24 skips the
+ * final alignment (it says 10 bytes for S16+U8+S32+S16, the kernel 12). */
 gsize
 gst_iio_device_get_sample_size (GstIioDevice * self)
 {
-  ssize_t size;
+  gsize bytes = 0, largest = 1;
+  guint i;
 
   g_return_val_if_fail (GST_IS_IIO_DEVICE (self), 0);
 
-  size = iio_device_get_sample_size (self->dev);
+  for (i = 0; i < self->channels->len; i++) {
+    const struct iio_data_format *f =
+        iio_channel_get_data_format (g_ptr_array_index (self->channels, i));
+    gsize length = f->length / 8 * MAX (f->repeat, 1);
 
-  return size > 0 ? (gsize) size : 0;
+    if (length == 0)
+      continue;
+    bytes = (bytes + length - 1) / length * length + length;
+    largest = MAX (largest, length);
+  }
+
+  return (bytes + largest - 1) / largest * largest;
 }
 
 static GstIioCapsChannel *

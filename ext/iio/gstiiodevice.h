@@ -51,8 +51,11 @@ gboolean gst_iio_device_write_attributes (GstIioDevice * self,
 gboolean gst_iio_device_read_rate (GstIioDevice * self, guint * rate);
 
 guint gst_iio_device_get_n_channels (GstIioDevice * self);
-/* Bytes of one channel-set sample with the enabled channels (libiio's
- * iio_device_get_sample_size, alignment included). */
+/* Bytes of one channel-set sample with the enabled channels, as the
+ * kernel lays it out: each channel aligned to its storage size (times
+ * repeat), the sample padded to the largest. libiio 0.24's
+ * iio_device_get_sample_size agrees except when that final padding is
+ * needed (it omits it); the copy queue refuses such layouts. */
 gsize gst_iio_device_get_sample_size (GstIioDevice * self);
 
 /* audio/x-raw (only when every enabled channel is exactly a
