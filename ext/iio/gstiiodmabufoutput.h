@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The DMABUF path of an output (DAC) IIO buffer. Three ways in:
+ * - a buffer of our own pool (gstiiodmabufpool.h: blocks attached at
+ *   start, offered upstream by propose_allocation) is enqueued as it is;
+ * - a buffer of one foreign DMABUF memory (offset 0) is imported: attached
+ *   once per DMABUF and sink, enqueued with its size, and kept referenced
+ *   until its fence signals ("dmabuf-imports");
+ * - anything else is copied into our blocks ("bytes-copied"), which are
+ *   filled whole and enqueued when full, or partly filled at drain.
+ * At most `blocks` transfers are in flight; a DMABUF is never queued twice
+ * at once. Stats: "buffers" counts the upstream buffers taken, "bytes"
+ * the bytes handed to the device, "underruns" the times the device had
+ * played everything queued when the next buffer came (an estimate from
+ * the fences; the driver may count samples more precisely). */
+#pragma once
+
+#include "gstiioqueue.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_IIO_DMABUF_OUTPUT (gst_iio_dmabuf_output_get_type ())
+G_DECLARE_FINAL_TYPE (GstIioDmabufOutput, gst_iio_dmabuf_output, GST,
+    IIO_DMABUF_OUTPUT, GstIioQueue)
+
+/* NULL with GST_IIO_QUEUE_ERROR_UNSUPPORTED for a remote context or an
+ * input device. start() allocates and attaches the blocks, then enables
+ * the buffer; it too may fail with UNSUPPORTED (no DMABUF API, not a
+ * DMA-type buffer, no DMA heap). */
+GstIioQueue *gst_iio_dmabuf_output_new (GstIioDevice * device,
+    const GstIioQueueConfig * config, GError ** error);
+
+/* Called from a thread of upstream's (a pool acquisition that waited for
+ * the device in vain) with the error the element must post, since the
+ * queue then returns GST_FLOW_ERROR to upstream, not to the element. */
+typedef void (*GstIioDmabufOutputErrorFunc) (const GError * error,
+    gpointer user_data);
+void gst_iio_dmabuf_output_set_error_func (GstIioDmabufOutput * self,
+    GstIioDmabufOutputErrorFunc func, gpointer user_data);
+
+G_END_DECLS

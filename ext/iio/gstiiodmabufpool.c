@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gstiiodmabufpool.h"
+
+#include <gst/allocators/allocators.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_iio_dmabuf_pool_debug);
+#define GST_CAT_DEFAULT gst_iio_dmabuf_pool_debug
+
+/* qdata on our own block memories: the pool (a strong reference, so a
+ * block held past close keeps its pool until it is freed). */
+static GQuark block_quark;
+
+struct _GstIioDmabufPool
+{
+  GstBufferPool parent;
+
+  /* Immutable after new() and the add_block() calls that follow it. */
+  GstAllocator *allocator;
+  gsize block_bytes;
+  GPtrArray *blocks;            /* GstMemory *, not referenced: identity */
+  GstIioDmabufPoolReclaimFunc reclaim;
+
+  /* Leaf lock, guards everything below; never held while calling the
+   * owner, unreffing a memory or a buffer. */
+  GMutex lock;
+  GCond cond;                   /* a block came back, or flushing */
+  GQueue free;                  /* GstMemory *, one reference each */
+  GstObject *owner;             /* NULL once closed */
+  gboolean closed;
+  gboolean owner_flushing;
+  gsize size;                   /* buffer size upstream configured */
+};
+
+G_DEFINE_TYPE_WITH_CODE (GstIioDmabufPool, gst_iio_dmabuf_pool,
+    GST_TYPE_BUFFER_POOL,
+    GST_DEBUG_CATEGORY_INIT (gst_iio_dmabuf_pool_debug, "iiodmabufpool", 0,
+        "IIO output DMABUF pool");
+    block_quark = g_quark_from_static_string ("GstIioDmabufPoolBlock"));
+
+/* The last reference to a block memory went: it is free again, unless the
+ * pool is closed (then it is really freed). Runs in any thread. */
+static gboolean
+block_dispose (GstMiniObject * obj)
+{
+  GstIioDmabufPool *self = gst_mini_object_get_qdata (obj, block_quark);
+  gboolean recycled = FALSE;
+
+  g_mutex_lock (&self->lock);
+  if (!self->closed) {
+    gst_memory_ref (GST_MEMORY_CAST (obj));
+    g_queue_push_tail (&self->free, obj);
+    g_cond_broadcast (&self->cond);
+    recycled = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+
+  return !recycled;
+}
+
+void
+gst_iio_dmabuf_pool_add_block (GstIioDmabufPool * self, gint dmabuf_fd)
+{
+  GstMemory *mem;
+  GstMapInfo map;
+
+  /* Mapped once for the memory's lifetime: a map is then only the
+   * DMA_BUF_IOCTL_SYNC that GstDmaBufAllocator does. The first map fixes
+   * the protection for good, so make it read-write: a producer's
+   * write-only map must not stop a later reader. */
+  mem = gst_dmabuf_allocator_alloc_with_flags (self->allocator, dmabuf_fd,
+      self->block_bytes, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
+  if (gst_memory_map (mem, &map, GST_MAP_READWRITE))
+    gst_memory_unmap (mem, &map);
+  else
+    GST_WARNING_OBJECT (self, "cannot mmap DMABUF fd %d", dmabuf_fd);
+  gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), block_quark,
+      gst_object_ref (self), gst_object_unref);
+  GST_MINI_OBJECT_CAST (mem)->dispose = block_dispose;
+  g_ptr_array_add (self->blocks, mem);
+
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail (&self->free, mem);
+  g_mutex_unlock (&self->lock);
+}
+
+guint
+gst_iio_dmabuf_pool_get_n_blocks (GstIioDmabufPool * self)
+{
+  return self->blocks->len;
+}
+
+gint
+gst_iio_dmabuf_pool_get_block_fd (GstIioDmabufPool * self, guint index)
+{
+  g_return_val_if_fail (index < self->blocks->len, -1);
+
+  return gst_dmabuf_memory_get_fd (g_ptr_array_index (self->blocks, index));
+}
+
+gsize
+gst_iio_dmabuf_pool_get_block_bytes (GstIioDmabufPool * self)
+{
+  return self->block_bytes;
+}
+
+gboolean
+gst_iio_dmabuf_pool_owns_memory (GstIioDmabufPool * self, GstMemory * mem)
+{
+  while (mem->parent)
+    mem = mem->parent;
+
+  return gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem),
+      block_quark) == self;
+}
+
+guint
+gst_iio_dmabuf_pool_get_n_free (GstIioDmabufPool * self)
+{
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->free.length;
+  g_mutex_unlock (&self->lock);
+
+  return n;
+}
+
+/* Under the lock. The previous user may have resized or trimmed it. */
+static GstMemory *
+pop_free_block (GstIioDmabufPool * self, gsize size)
+{
+  GstMemory *mem = g_queue_pop_head (&self->free);
+
+  if (mem)
+    gst_memory_resize (mem, -(gssize) mem->offset, size);
+
+  return mem;
+}
+
+static gboolean
+is_flushing (GstIioDmabufPool * self, gboolean for_upstream)
+{
+  if (self->closed)
+    return TRUE;
+  if (for_upstream)
+    return GST_BUFFER_POOL_IS_FLUSHING (GST_BUFFER_POOL_CAST (self));
+  return self->owner_flushing;
+}
+
+/* Nothing is in flight and nothing is free: every block is held by
+ * someone else (upstream, a queue). Wait for one to come back. */
+static GstFlowReturn
+wait_for_return (GstIioDmabufPool * self, gboolean for_upstream,
+    gint timeout_ms, GError ** error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  g_mutex_lock (&self->lock);
+  while (self->free.length == 0 && ret == GST_FLOW_OK) {
+    if (is_flushing (self, for_upstream))
+      ret = GST_FLOW_FLUSHING;
+    else if (timeout_ms < 0)
+      g_cond_wait (&self->cond, &self->lock);
+    else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)
+        && self->free.length == 0) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+          "None of the %u DMA blocks came back within %d ms: all are held "
+          "by other elements", self->blocks->len, timeout_ms);
+      ret = GST_FLOW_ERROR;
+    }
+  }
+  g_mutex_unlock (&self->lock);
+
+  return ret;
+}
+
+/* Asks the owner to retire its oldest transfer. */
+static GstFlowReturn
+reclaim (GstIioDmabufPool * self, GError ** error)
+{
+  GstObject *owner;
+  GstFlowReturn ret;
+
+  g_mutex_lock (&self->lock);
+  owner = self->owner ? gst_object_ref (self->owner) : NULL;
+  g_mutex_unlock (&self->lock);
+  if (owner == NULL)
+    return GST_FLOW_FLUSHING;
+
+  ret = self->reclaim (owner, error);
+  gst_object_unref (owner);
+
+  return ret;
+}
+
+static GstFlowReturn
+take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
+    gint timeout_ms, GstMemory ** mem, GError ** error)
+{
+  GstFlowReturn ret;
+
+  for (;;) {
+    g_mutex_lock (&self->lock);
+    *mem = is_flushing (self, for_upstream) ? NULL :
+        pop_free_block (self, for_upstream ? self->size : self->block_bytes);
+    ret = *mem ? GST_FLOW_OK : is_flushing (self, for_upstream) ?
+        GST_FLOW_FLUSHING : dontwait ? GST_FLOW_EOS : GST_FLOW_CUSTOM_ERROR;
+    g_mutex_unlock (&self->lock);
+    if (ret != GST_FLOW_CUSTOM_ERROR)
+      return ret;
+
+    /* Every block is either in flight (retire the oldest) or held
+     * elsewhere (wait for it). */
+    ret = reclaim (self, error);
+    if (ret == GST_FLOW_CUSTOM_SUCCESS)
+      ret = wait_for_return (self, for_upstream, timeout_ms, error);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+}
+
+GstFlowReturn
+gst_iio_dmabuf_pool_acquire_block (GstIioDmabufPool * self, GstMemory ** mem,
+    gint timeout_ms, GError ** error)
+{
+  return take_block (self, FALSE, FALSE, timeout_ms, mem, error);
+}
+
+void
+gst_iio_dmabuf_pool_set_owner_flushing (GstIioDmabufPool * self,
+    gboolean flushing)
+{
+  g_mutex_lock (&self->lock);
+  self->owner_flushing = flushing;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+gst_iio_dmabuf_pool_close (GstIioDmabufPool * self)
+{
+  GQueue free_blocks = G_QUEUE_INIT;
+
+  g_mutex_lock (&self->lock);
+  self->closed = TRUE;
+  self->owner = NULL;
+  free_blocks = self->free;
+  g_queue_init (&self->free);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  GST_DEBUG_OBJECT (self, "closed, %u of %u blocks free", free_blocks.length,
+      self->blocks->len);
+  /* Really freed now (closed): each drops its reference to the pool. */
+  g_queue_clear_full (&free_blocks, (GDestroyNotify) gst_memory_unref);
+}
+
+/* GstBufferPool: upstream's side. */
+
+static GstFlowReturn
+gst_iio_dmabuf_pool_acquire_buffer (GstBufferPool * pool, GstBuffer ** buffer,
+    GstBufferPoolAcquireParams * params)
+{
+  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
+  gboolean dontwait = params != NULL &&
+      (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
+  GError *error = NULL;
+  GstMemory *mem;
+  GstFlowReturn ret;
+
+  /* No limit on the wait for a block held elsewhere, like any pool;
+   * waits on the device are bounded by the owner's timeout. */
+  ret = take_block (self, TRUE, dontwait, -1, &mem, &error);
+  if (ret == GST_FLOW_OK) {
+    *buffer = gst_buffer_new ();
+    gst_buffer_append_memory (*buffer, mem);
+  } else if (error) {
+    GST_WARNING_OBJECT (self, "no block for upstream: %s", error->message);
+    g_error_free (error);
+  }
+
+  return ret;
+}
+
+/* The buffer goes; its memory returns to the free list by itself. */
+static void
+gst_iio_dmabuf_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
+{
+  gst_buffer_unref (buffer);
+}
+
+/* Upstream may ask for any buffer size up to a block. */
+static gboolean
+gst_iio_dmabuf_pool_set_config (GstBufferPool * pool, GstStructure * config)
+{
+  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
+  GstCaps *caps;
+  guint size, min, max;
+
+  if (!gst_buffer_pool_config_get_params (config, &caps, &size, &min, &max))
+    return FALSE;
+  if (size == 0 || size > self->block_bytes) {
+    GST_INFO_OBJECT (self, "buffer size %u does not fit a %" G_GSIZE_FORMAT
+        "-byte block", size, self->block_bytes);
+    /* The caller reads the corrected config back. */
+    gst_buffer_pool_config_set_params (config, caps, self->block_bytes, min,
+        max);
+    return FALSE;
+  }
+
+  g_mutex_lock (&self->lock);
+  self->size = size;
+  g_mutex_unlock (&self->lock);
+
+  return GST_BUFFER_POOL_CLASS (gst_iio_dmabuf_pool_parent_class)->set_config
+      (pool, config);
+}
+
+/* Nothing to preallocate or free: the blocks exist from new() to close. */
+static gboolean
+gst_iio_dmabuf_pool_start_stop (GstBufferPool * pool)
+{
+  return TRUE;
+}
+
+static void
+gst_iio_dmabuf_pool_flush_start (GstBufferPool * pool)
+{
+  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
+
+  g_mutex_lock (&self->lock);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_iio_dmabuf_pool_flush_stop (GstBufferPool * pool)
+{
+}
+
+static void
+gst_iio_dmabuf_pool_finalize (GObject * object)
+{
+  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (object);
+
+  /* Every block memory held a reference: all are gone by now. */
+  g_ptr_array_unref (self->blocks);
+  gst_object_unref (self->allocator);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+
+  G_OBJECT_CLASS (gst_iio_dmabuf_pool_parent_class)->finalize (object);
+}
+
+static void
+gst_iio_dmabuf_pool_class_init (GstIioDmabufPoolClass * klass)
+{
+  GstBufferPoolClass *pool_class = GST_BUFFER_POOL_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = gst_iio_dmabuf_pool_finalize;
+  pool_class->set_config = gst_iio_dmabuf_pool_set_config;
+  pool_class->start = gst_iio_dmabuf_pool_start_stop;
+  pool_class->stop = gst_iio_dmabuf_pool_start_stop;
+  pool_class->acquire_buffer = gst_iio_dmabuf_pool_acquire_buffer;
+  pool_class->release_buffer = gst_iio_dmabuf_pool_release_buffer;
+  pool_class->flush_start = gst_iio_dmabuf_pool_flush_start;
+  pool_class->flush_stop = gst_iio_dmabuf_pool_flush_stop;
+}
+
+static void
+gst_iio_dmabuf_pool_init (GstIioDmabufPool * self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->free);
+  self->blocks = g_ptr_array_new ();
+}
+
+GstIioDmabufPool *
+gst_iio_dmabuf_pool_new (GstObject * owner,
+    GstIioDmabufPoolReclaimFunc reclaim_func, gsize block_bytes)
+{
+  GstIioDmabufPool *self;
+  GstStructure *config;
+
+  g_return_val_if_fail (block_bytes > 0 && block_bytes <= G_MAXUINT, NULL);
+
+  self = g_object_new (GST_TYPE_IIO_DMABUF_POOL, NULL);
+  gst_object_ref_sink (self);
+  self->allocator = gst_dmabuf_allocator_new ();
+  self->owner = owner;
+  self->reclaim = reclaim_func;
+  self->block_bytes = block_bytes;
+  self->size = block_bytes;
+
+  /* A pool must be configured before it can be activated. */
+  config = gst_buffer_pool_get_config (GST_BUFFER_POOL_CAST (self));
+  gst_buffer_pool_config_set_params (config, NULL, (guint) block_bytes, 0, 0);
+  gst_buffer_pool_set_config (GST_BUFFER_POOL_CAST (self), config);
+
+  return self;
+}
