@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-iiosrc
+ * @title: iiosrc
+ *
+ * Captures the scan channels of a Linux IIO device (ADCs, SDR receivers,
+ * sensors) as a live stream, one buffer per block of `buffer-size`
+ * samples. On Linux 6.11+ with a DMA-type IIO buffer the blocks are
+ * DMABUFs that travel downstream without a CPU copy; elsewhere (older
+ * kernels, kfifo buffers, ip: and usb: contexts) libiio reads them with
+ * one copy.
+ *
+ * Timestamps: PTS is the running time of the first sample of the block:
+ * the clock at the first sample (when the first block completes, minus
+ * its duration) plus OFFSET / rate. OFFSET and OFFSET_END are sample
+ * positions on the device's timeline. After an overrun (samples lost
+ * because downstream did not keep up) the buffer has
+ * GST_BUFFER_FLAG_DISCONT, PTS and OFFSET jump forward to the clock (an
+ * estimate of the lost time), stats counts one overrun and a warning
+ * message is posted (at most one per second).
+ *
+ * Overruns are detected by the DMABUF path when the kernel's queue of
+ * blocks ran dry before a block was given back (exact for a device that
+ * samples continuously). The copy path cannot see losses through libiio;
+ * it infers one when the samples received lag the samples the device
+ * must have produced by the clock by more than the kernel buffering
+ * (blocks x buffer-size) plus one block (twice that for remote
+ * contexts), which a steady stream never reaches.
+ *
+ * ## Example
+ * |[
+ * gst-launch-1.0 iiosrc device=ad9361 attributes=sampling_frequency=1000000 ! \
+ *     audioconvert ! wavenc ! filesink location=capture.wav
+ * ]|
+ */
+#include "gstiiosrc.h"
+#include "gstiiocaps.h"
+#include "gstiiocommon.h"
+#include "gstiiodmabufinput.h"
+
+#include <gst/audio/audio.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_iio_src_debug);
+#define GST_CAT_DEFAULT gst_iio_src_debug
+
+struct _GstIioSrc
+{
+  GstPushSrc parent;
+
+  GstIioCommon common;
+
+  /* Set by start() under the object lock (the latency query reads them);
+   * the streaming thread reads them freely. */
+  guint rate;
+  guint block_samples;
+  guint n_blocks;
+  gboolean copy_mode;           /* infer overruns from the clock */
+  gboolean remote;
+
+  /* Streaming thread only. */
+  GstClockTime base_time;       /* running time of sample 0 */
+  guint64 next_offset;
+  GstClockTime last_warning;
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_AUDIO_CAPS_MAKE (GST_AUDIO_FORMATS_ALL) "; "
+        GST_IIO_CAPS_MEDIA_TYPE ", rate = (int) [ 1, MAX ], "
+        "channels = (int) [ 1, MAX ]"));
+
+#define gst_iio_src_parent_class parent_class
+G_DEFINE_TYPE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE,
+    GST_TYPE_IIO_SRC);
+
+static void
+gst_iio_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstIioSrc *self = GST_IIO_SRC (object);
+
+  if (!gst_iio_common_set_property (&self->common, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+gst_iio_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstIioSrc *self = GST_IIO_SRC (object);
+
+  if (!gst_iio_common_get_property (&self->common, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+gst_iio_src_finalize (GObject * object)
+{
+  GstIioSrc *self = GST_IIO_SRC (object);
+
+  gst_iio_common_clear (&self->common);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* ---- states ---- */
+
+static GstStateChangeReturn
+gst_iio_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstIioSrc *self = GST_IIO_SRC (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
+      !gst_iio_common_open (&self->common))
+    return GST_STATE_CHANGE_FAILURE;
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_iio_common_close (&self->common);
+
+  return ret;
+}
+
+static gboolean
+is_copy_queue (GstIioQueue * queue)
+{
+  GstStructure *stats = gst_iio_queue_get_stats (queue);
+  gboolean copy = g_strcmp0 (gst_structure_get_string (stats, "io-mode"),
+      "copy") == 0;
+
+  gst_structure_free (stats);
+  return copy;
+}
+
+static gboolean
+gst_iio_src_start (GstBaseSrc * src)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GstIioCommon *common = &self->common;
+
+  if (!gst_iio_common_start (common, gst_iio_dmabuf_input_new, FALSE))
+    return FALSE;
+
+  GST_OBJECT_LOCK (self);
+  self->rate = common->rate;
+  self->block_samples = common->buffer_size;
+  self->n_blocks = common->blocks;
+  GST_OBJECT_UNLOCK (self);
+  self->copy_mode = is_copy_queue (common->queue);
+  self->remote = !gst_iio_device_is_local (common->device);
+  self->base_time = GST_CLOCK_TIME_NONE;
+  self->last_warning = GST_CLOCK_TIME_NONE;
+  self->next_offset = 0;
+
+  return TRUE;
+}
+
+static gboolean
+gst_iio_src_stop (GstBaseSrc * src)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+
+  gst_iio_common_stop (&self->common);
+  GST_OBJECT_LOCK (self);
+  self->rate = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  return TRUE;
+}
+
+static GstIioQueue *
+get_queue (GstIioSrc * self)
+{
+  GstIioQueue *queue = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->common.queue)
+    queue = gst_object_ref (self->common.queue);
+  GST_OBJECT_UNLOCK (self);
+
+  return queue;
+}
+
+static void
+set_flushing (GstIioSrc * self, gboolean flushing)
+{
+  GstIioQueue *queue = get_queue (self);
+
+  if (queue) {
+    gst_iio_queue_set_flushing (queue, flushing);
+    gst_object_unref (queue);
+  }
+}
+
+static gboolean
+gst_iio_src_unlock (GstBaseSrc * src)
+{
+  set_flushing (GST_IIO_SRC (src), TRUE);
+  return TRUE;
+}
+
+static gboolean
+gst_iio_src_unlock_stop (GstBaseSrc * src)
+{
+  set_flushing (GST_IIO_SRC (src), FALSE);
+  return TRUE;
+}
+
+/* ---- caps and queries ---- */
+
+static GstCaps *
+gst_iio_src_get_caps (GstBaseSrc * src, GstCaps * filter)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GstCaps *caps = gst_iio_common_get_device_caps (&self->common);
+  GstCaps *result;
+
+  if (caps == NULL)
+    caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
+  if (filter == NULL)
+    return caps;
+
+  result = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (caps);
+
+  return result;
+}
+
+static gboolean
+gst_iio_src_set_caps (GstBaseSrc * src, GstCaps * caps)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GError *error = NULL;
+
+  if (self->common.device == NULL) {
+    GST_WARNING_OBJECT (self, "caps before the device was opened");
+    return FALSE;
+  }
+  if (!gst_iio_device_check_caps (self->common.device, caps, &error)) {
+    gst_iio_common_post_error (&self->common, error, "set_caps %"
+        GST_PTR_FORMAT, caps);
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "negotiated %" GST_PTR_FORMAT, caps);
+
+  return TRUE;
+}
+
+static gboolean
+gst_iio_src_query (GstBaseSrc * src, GstQuery * query)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GstClockTime block;
+  guint n_blocks;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return GST_BASE_SRC_CLASS (parent_class)->query (src, query);
+
+  GST_OBJECT_LOCK (self);
+  block = gst_iio_common_samples_to_time (self->block_samples, self->rate);
+  n_blocks = self->n_blocks;
+  GST_OBJECT_UNLOCK (self);
+  if (!GST_CLOCK_TIME_IS_VALID (block))
+    return FALSE;
+
+  /* A block leaves when it is full; up to all of them can be waiting. */
+  gst_query_set_latency (query, TRUE, block, block * n_blocks);
+  GST_DEBUG_OBJECT (self, "latency min %" GST_TIME_FORMAT " max %"
+      GST_TIME_FORMAT, GST_TIME_ARGS (block),
+      GST_TIME_ARGS (block * n_blocks));
+
+  return TRUE;
+}
+
+/* ---- timing ---- */
+
+static GstClockTime
+running_time_now (GstIioSrc * self)
+{
+  GstClock *clock = NULL;
+  GstClockTime now = GST_CLOCK_TIME_NONE, base_time = 0, t;
+
+  GST_OBJECT_LOCK (self);
+  if (GST_ELEMENT_CLOCK (self))
+    clock = gst_object_ref (GST_ELEMENT_CLOCK (self));
+  base_time = GST_ELEMENT_CAST (self)->base_time;
+  GST_OBJECT_UNLOCK (self);
+
+  if (clock) {
+    t = gst_clock_get_time (clock);
+    now = t > base_time ? t - base_time : 0;
+    gst_object_unref (clock);
+  }
+
+  return now;
+}
+
+/* Samples the device produced from sample 0 until @now. */
+static guint64
+samples_at (GstIioSrc * self, GstClockTime now)
+{
+  if (now <= self->base_time)
+    return 0;
+  return gst_util_uint64_scale (now - self->base_time, self->rate,
+      GST_SECOND);
+}
+
+/* Copy path: a lag beyond what the kernel can buffer means lost samples. */
+static gboolean
+detect_copy_overrun (GstIioSrc * self, GstClockTime now)
+{
+  guint64 produced = samples_at (self, now);
+  guint64 received = self->next_offset + self->block_samples;
+  guint64 allowance = (guint64) (self->n_blocks + 1) * self->block_samples;
+
+  if (self->remote)
+    allowance *= 2;
+  if (produced <= received + allowance)
+    return FALSE;
+
+  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " samples behind the clock: "
+      "overrun", produced - received);
+  gst_iio_queue_add_stat (self->common.queue, GST_IIO_QUEUE_STAT_OVERRUNS, 1);
+
+  return TRUE;
+}
+
+/* After an overrun, moves the timeline forward to the clock: this block
+ * is at most the newest (DMABUF) or the oldest of a full kernel buffer
+ * (copy). Returns the estimated number of samples lost. */
+static guint64
+resync_to_clock (GstIioSrc * self, GstClockTime now)
+{
+  guint64 produced = samples_at (self, now);
+  guint64 behind = self->block_samples;
+  guint64 target;
+
+  if (self->copy_mode)
+    behind += (guint64) self->n_blocks * self->block_samples;
+  target = produced > behind ? produced - behind : 0;
+  if (target <= self->next_offset)
+    return 0;
+
+  target -= self->next_offset;
+  self->next_offset += target;
+  return target;
+}
+
+static void
+warn_overrun (GstIioSrc * self, GstClockTime now, guint64 lost_estimate)
+{
+  guint64 overruns;
+
+  if (GST_CLOCK_TIME_IS_VALID (self->last_warning) &&
+      GST_CLOCK_TIME_IS_VALID (now) && now < self->last_warning + GST_SECOND)
+    return;
+  self->last_warning = now;
+
+  overruns = gst_iio_queue_get_stat (self->common.queue,
+      GST_IIO_QUEUE_STAT_OVERRUNS);
+  GST_ELEMENT_WARNING (self, RESOURCE, READ,
+      ("Overrun: %s lost samples because the pipeline did not keep up "
+          "(%" G_GUINT64_FORMAT " overruns so far)",
+          gst_iio_device_get_display_name (self->common.device), overruns),
+      ("about %" G_GUINT64_FORMAT " samples lost before sample %"
+          G_GUINT64_FORMAT "; consider more blocks or a larger buffer-size",
+          lost_estimate, self->next_offset));
+}
+
+static void
+stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
+{
+  GstClockTime now = running_time_now (self);
+  GstClockTime block = gst_iio_common_samples_to_time (self->block_samples,
+      self->rate);
+  gboolean discont = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  guint64 lost = 0, start, end;
+
+  if (!GST_CLOCK_TIME_IS_VALID (self->base_time)) {
+    /* The first block just completed: its first sample was one block
+     * duration ago. */
+    self->base_time = GST_CLOCK_TIME_IS_VALID (now) && now > block ?
+        now - block : 0;
+    GST_DEBUG_OBJECT (self, "sample 0 at running time %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (self->base_time));
+  } else if (GST_CLOCK_TIME_IS_VALID (now)) {
+    if (!discont && self->copy_mode && detect_copy_overrun (self, now)) {
+      discont = TRUE;
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+    }
+    if (discont) {
+      lost = resync_to_clock (self, now);
+      warn_overrun (self, now, lost);
+    }
+  }
+
+  start = self->next_offset;
+  end = start + self->block_samples;
+  GST_BUFFER_PTS (buffer) = self->base_time +
+      gst_iio_common_samples_to_time (start, self->rate);
+  GST_BUFFER_DURATION (buffer) = self->base_time +
+      gst_iio_common_samples_to_time (end, self->rate) -
+      GST_BUFFER_PTS (buffer);
+  GST_BUFFER_OFFSET (buffer) = start;
+  GST_BUFFER_OFFSET_END (buffer) = end;
+  self->next_offset = end;
+}
+
+static GstFlowReturn
+gst_iio_src_create (GstPushSrc * src, GstBuffer ** buffer)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GstIioQueue *queue = self->common.queue;
+  GError *error = NULL;
+  GstFlowReturn ret;
+
+  ret = gst_iio_queue_capture (queue, buffer, &error);
+  if (ret == GST_FLOW_OK) {
+    stamp_buffer (self, *buffer);
+    GST_LOG_OBJECT (self, "%" GST_PTR_FORMAT, *buffer);
+  } else if (ret == GST_FLOW_ERROR) {
+    gst_iio_common_post_error (&self->common, error, "capturing from %s",
+        gst_iio_device_get_display_name (self->common.device));
+    g_error_free (error);
+  }
+
+  return ret;
+}
+
+/* ---- class ---- */
+
+static void
+gst_iio_src_class_init (GstIioSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source");
+
+  gobject_class->set_property = gst_iio_src_set_property;
+  gobject_class->get_property = gst_iio_src_get_property;
+  gobject_class->finalize = gst_iio_src_finalize;
+  gst_iio_common_install_properties (gobject_class, GST_IIO_DIRECTION_INPUT);
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "IIO source",
+      "Source/Hardware", "Captures the scan channels of a Linux Industrial "
+      "I/O device (ADC, SDR receiver, sensor), zero-copy through DMABUFs "
+      "where the kernel allows", "gst-iio");
+  gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_src_change_state);
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_iio_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_iio_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_iio_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_iio_src_unlock_stop);
+  basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_iio_src_get_caps);
+  basesrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_iio_src_set_caps);
+  basesrc_class->query = GST_DEBUG_FUNCPTR (gst_iio_src_query);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_iio_src_create);
+}
+
+static void
+gst_iio_src_init (GstIioSrc * self)
+{
+  gst_iio_common_init (&self->common, GST_ELEMENT (self),
+      GST_IIO_DIRECTION_INPUT);
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  self->base_time = GST_CLOCK_TIME_NONE;
+}
