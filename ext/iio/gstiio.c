@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 
 #include "gstiiosrc.h"
+#include "gstiiosink.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -16,6 +17,7 @@ plugin_init (GstPlugin * plugin)
       GST_PLUGIN_DEPENDENCY_FLAG_NONE);
 
   ret |= GST_ELEMENT_REGISTER (iiosrc, plugin);
+  ret |= GST_ELEMENT_REGISTER (iiosink, plugin);
 
   return ret;
 }

@@ -933,6 +933,18 @@ make_blocks (GstIioDmabufOutput * self, GError ** error)
   return TRUE;
 }
 
+/* A buffer left enabled by a program that crashed would refuse the scan
+ * elements and the attachments. */
+static gboolean
+disable_leftover (GstIioDmabufOutput * self, GError ** error)
+{
+  if (!gst_iio_kernel_buffer_is_enabled (self->kbuf))
+    return TRUE;
+  GST_WARNING_OBJECT (self, "the buffer of %s was left enabled: disabling",
+      device_name (self));
+  return gst_iio_kernel_buffer_set_enabled (self->kbuf, FALSE, error);
+}
+
 static gboolean
 gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
 {
@@ -948,7 +960,8 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
     goto failed;
   self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path
       (device), gst_iio_device_get_sysfs_path (device), 0, error);
-  if (self->kbuf == NULL || !gst_iio_device_write_scan_elements (device, error)
+  if (self->kbuf == NULL || !disable_leftover (self, error)
+      || !gst_iio_device_write_scan_elements (device, error)
       || !make_blocks (self, error)
       || !gst_iio_kernel_buffer_set_enabled (self->kbuf, TRUE, error))
     goto failed;

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-iiosink
+ * @title: iiosink
+ *
+ * Plays samples to an IIO output device (a DAC, or the transmit side of a
+ * transceiver). The device paces the stream (sync defaults to FALSE): at
+ * most `blocks` blocks are queued to it, and render waits for the oldest
+ * to be played when they all are.
+ *
+ * On the DMABUF path (io-mode=auto or dmabuf, Linux 6.11+, local context,
+ * DMA-type buffer) upstream buffers of DMABUF memory are played without a
+ * copy, a pool of DMA blocks is offered upstream (propose_allocation), and
+ * other memory is copied once. The copy path (io-mode=copy, remote
+ * contexts, other buffers) goes through libiio. EOS waits until the
+ * device has played every sample; stopping without EOS drops what is
+ * queued (and logs how much).
+ *
+ * With cyclic=true the first buffer repeats seamlessly until the element
+ * stops; later buffers are dropped.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 audiotestsrc num-buffers=100 ! \
+ *     audio/x-raw,format=S16LE,channels=2,rate=1000000 ! \
+ *     iiosink device=sim-dac
+ * gst-launch-1.0 iiosrc device=sim-adc channels=voltage0,voltage1 \
+ *     num-buffers=100 ! iiosink device=sim-dac
+ * ]|
+ */
+#include "gstiiosink.h"
+#include "gstiiocommon.h"
+#include "gstiiodmabufoutput.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_iio_sink_debug);
+#define GST_CAT_DEFAULT gst_iio_sink_debug
+
+enum
+{
+  PROP_CYCLIC = GST_IIO_PROP_LAST,
+};
+
+#define DEFAULT_CYCLIC FALSE
+
+struct _GstIioSink
+{
+  GstBaseSink parent;
+
+  /* Properties, device and queue; see gstiiocommon.h for the locking. */
+  GstIioCommon common;
+  gboolean cyclic;              /* object lock */
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("audio/x-raw, layout = (string) interleaved; "
+        "application/x-iio"));
+
+#define gst_iio_sink_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstIioSink, gst_iio_sink, GST_TYPE_BASE_SINK,
+    GST_DEBUG_CATEGORY_INIT (gst_iio_sink_debug, "iiosink", 0,
+        "IIO output sink"));
+GST_ELEMENT_REGISTER_DEFINE (iiosink, "iiosink", GST_RANK_NONE,
+    GST_TYPE_IIO_SINK);
+
+/* The queue of the running stream, referenced, for the calls that may
+ * come from another thread than the streaming one (unlock). */
+static GstIioQueue *
+get_queue (GstIioSink * self)
+{
+  GstIioQueue *queue = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->common.queue)
+    queue = gst_object_ref (self->common.queue);
+  GST_OBJECT_UNLOCK (self);
+
+  return queue;
+}
+
+/* ---- caps ---- */
+
+/* The device's caps once it is open. When nothing upstream offers fits
+ * the device, upstream's offer is returned as it is: set_caps then says
+ * what the device expects, instead of a bare not-negotiated upstream. */
+static GstCaps *
+gst_iio_sink_get_caps (GstBaseSink * sink, GstCaps * filter)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GstCaps *caps = gst_iio_common_get_device_caps (&self->common);
+  GstCaps *templ = gst_pad_get_pad_template_caps (GST_BASE_SINK_PAD (sink));
+  GstCaps *result;
+
+  if (caps == NULL)
+    caps = gst_caps_ref (templ);
+  if (filter == NULL) {
+    gst_caps_unref (templ);
+    return caps;
+  }
+
+  result = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  if (gst_caps_is_empty (result)) {
+    gst_caps_unref (result);
+    result = gst_caps_intersect_full (filter, templ, GST_CAPS_INTERSECT_FIRST);
+  }
+  gst_caps_unref (caps);
+  gst_caps_unref (templ);
+
+  return result;
+}
+
+static gboolean
+gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GError *error = NULL;
+
+  /* The streaming thread alone uses the device between start and stop. */
+  if (self->common.device == NULL) {
+    GST_WARNING_OBJECT (self, "caps before the device was opened");
+    return FALSE;
+  }
+  if (!gst_iio_device_check_caps (self->common.device, caps, &error)) {
+    gst_iio_common_post_error (&self->common, error, "set_caps %"
+        GST_PTR_FORMAT, caps);
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+
+  return TRUE;
+}
+
+/* ---- allocation ---- */
+
+/* Offers the queue's DMA blocks (already attached to the device): a CPU
+ * producer then writes straight into them and nothing is copied. */
+static gboolean
+gst_iio_sink_propose_allocation (GstBaseSink * sink, GstQuery * query)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GstIioQueue *queue = self->common.queue;
+  GstBufferPool *pool;
+  GstCaps *caps;
+  guint n_blocks;
+
+  if (queue == NULL)
+    return FALSE;
+  gst_query_parse_allocation (query, &caps, NULL);
+  pool = gst_iio_queue_get_pool (queue, caps);
+  if (pool == NULL)
+    return TRUE;
+
+  n_blocks = gst_iio_queue_get_config (queue)->n_blocks;
+  gst_query_add_allocation_pool (query, pool,
+      (guint) gst_iio_queue_get_block_bytes (queue), n_blocks, n_blocks);
+  GST_DEBUG_OBJECT (self, "proposed %u DMA blocks of %" G_GSIZE_FORMAT
+      " bytes", n_blocks, gst_iio_queue_get_block_bytes (queue));
+  gst_object_unref (pool);
+
+  return TRUE;
+}
+
+/* ---- data ---- */
+
+static GstFlowReturn
+post_flow_error (GstIioSink * self, GError * error, const gchar * step)
+{
+  if (error == NULL)
+    return GST_FLOW_FLUSHING;
+  gst_iio_common_post_error (&self->common, error, "%s", step);
+  g_error_free (error);
+
+  return GST_FLOW_ERROR;
+}
+
+static GstFlowReturn
+gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GError *error = NULL;
+  GstFlowReturn ret;
+
+  ret = gst_iio_queue_render (self->common.queue, buffer, &error);
+  if (ret == GST_FLOW_ERROR)
+    return post_flow_error (self, error, "render");
+  g_clear_error (&error);
+
+  return ret;
+}
+
+/* EOS: once prerolled and PLAYING (the parent's wait), play everything
+ * out; EOS is posted only after the device played the last sample. */
+static GstFlowReturn
+gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GError *error = NULL;
+  GstFlowReturn ret;
+
+  ret = GST_BASE_SINK_CLASS (parent_class)->wait_event (sink, event);
+  if (ret != GST_FLOW_OK || GST_EVENT_TYPE (event) != GST_EVENT_EOS
+      || self->common.queue == NULL)
+    return ret;
+
+  if (gst_iio_queue_drain (self->common.queue, &error)) {
+    GST_DEBUG_OBJECT (self, "drained: the device played everything");
+    return GST_FLOW_OK;
+  }
+
+  return post_flow_error (self, error, "draining at EOS");
+}
+
+static gboolean
+gst_iio_sink_unlock (GstBaseSink * sink)
+{
+  GstIioQueue *queue = get_queue (GST_IIO_SINK (sink));
+
+  if (queue) {
+    gst_iio_queue_set_flushing (queue, TRUE);
+    gst_object_unref (queue);
+  }
+
+  return TRUE;
+}
+
+static gboolean
+gst_iio_sink_unlock_stop (GstBaseSink * sink)
+{
+  GstIioQueue *queue = get_queue (GST_IIO_SINK (sink));
+
+  if (queue) {
+    gst_iio_queue_set_flushing (queue, FALSE);
+    gst_object_unref (queue);
+  }
+
+  return TRUE;
+}
+
+/* ---- states ---- */
+
+/* A pool acquisition in upstream's thread failed waiting for the device:
+ * upstream only sees GST_FLOW_ERROR, so say why here. */
+static void
+on_async_error (const GError * error, gpointer user_data)
+{
+  GstIioSink *self = user_data;
+
+  gst_iio_common_post_error (&self->common, error,
+      "waiting for a DMA block for upstream");
+}
+
+static gboolean
+gst_iio_sink_start (GstBaseSink * sink)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+  gboolean cyclic;
+
+  GST_OBJECT_LOCK (self);
+  cyclic = self->cyclic;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
+          cyclic))
+    return FALSE;
+  if (GST_IS_IIO_DMABUF_OUTPUT (self->common.queue))
+    gst_iio_dmabuf_output_set_error_func (GST_IIO_DMABUF_OUTPUT
+        (self->common.queue), on_async_error, self);
+
+  return TRUE;
+}
+
+static gboolean
+gst_iio_sink_stop (GstBaseSink * sink)
+{
+  GstIioSink *self = GST_IIO_SINK (sink);
+
+  if (GST_IS_IIO_DMABUF_OUTPUT (self->common.queue))
+    gst_iio_dmabuf_output_set_error_func (GST_IIO_DMABUF_OUTPUT
+        (self->common.queue), NULL, NULL);
+  gst_iio_common_stop (&self->common);
+
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  GstIioSink *self = GST_IIO_SINK (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      && !gst_iio_common_open (&self->common))
+    return GST_STATE_CHANGE_FAILURE;
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_iio_common_close (&self->common);
+
+  return ret;
+}
+
+/* ---- GObject ---- */
+
+static void
+gst_iio_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstIioSink *self = GST_IIO_SINK (object);
+
+  if (gst_iio_common_set_property (&self->common, prop_id, value))
+    return;
+
+  switch (prop_id) {
+    case PROP_CYCLIC:
+      GST_OBJECT_LOCK (self);
+      self->cyclic = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_iio_sink_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstIioSink *self = GST_IIO_SINK (object);
+
+  if (gst_iio_common_get_property (&self->common, prop_id, value))
+    return;
+
+  switch (prop_id) {
+    case PROP_CYCLIC:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->cyclic);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_iio_sink_finalize (GObject * object)
+{
+  GstIioSink *self = GST_IIO_SINK (object);
+
+  gst_iio_common_clear (&self->common);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_iio_sink_class_init (GstIioSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_iio_sink_set_property;
+  gobject_class->get_property = gst_iio_sink_get_property;
+  gobject_class->finalize = gst_iio_sink_finalize;
+
+  gst_iio_common_install_properties (gobject_class, GST_IIO_DIRECTION_OUTPUT);
+  g_object_class_install_property (gobject_class, PROP_CYCLIC,
+      g_param_spec_boolean ("cyclic", "Cyclic", "Play the first buffer over "
+          "and over, seamlessly, until the element stops (a signal "
+          "generator); later buffers are dropped. On the DMABUF path the "
+          "device repeats it with no CPU work", DEFAULT_CYCLIC,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "IIO sink",
+      "Sink/Hardware", "Plays samples to a Linux IIO output device (DAC), "
+      "zero-copy with DMABUFs on Linux 6.11+",
+      "gst-iio contributors");
+  element_class->change_state = gst_iio_sink_change_state;
+
+  sink_class->get_caps = gst_iio_sink_get_caps;
+  sink_class->set_caps = gst_iio_sink_set_caps;
+  sink_class->propose_allocation = gst_iio_sink_propose_allocation;
+  sink_class->render = gst_iio_sink_render;
+  sink_class->wait_event = gst_iio_sink_wait_event;
+  sink_class->unlock = gst_iio_sink_unlock;
+  sink_class->unlock_stop = gst_iio_sink_unlock_stop;
+  sink_class->start = gst_iio_sink_start;
+  sink_class->stop = gst_iio_sink_stop;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
+}
+
+static void
+gst_iio_sink_init (GstIioSink * self)
+{
+  gst_iio_common_init (&self->common, GST_ELEMENT (self),
+      GST_IIO_DIRECTION_OUTPUT);
+  self->cyclic = DEFAULT_CYCLIC;
+  /* The device's sample clock paces the stream: waiting for the pipeline
+   * clock as well would starve the device's queue. */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+}
