@@ -1,0 +1,849 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The copy path through libiio's iio_buffer.
+ *
+ * Input: iio_buffer_refill() reads one block (libiio's read() of the
+ * chardev, or iiod), then one memcpy into a GstBuffer from a plain pool.
+ *
+ * Output: render() copies into libiio's block and iio_buffer_push()es it
+ * when full. The kernel buffer is sized to two of our blocks, because a
+ * DMA-type buffer's fileio interface splits its length into two blocks
+ * and hands only whole blocks to the device: with length = 2 blocks every
+ * push is played at once, and a partial last block is completed (drain)
+ * by repeating its last sample.
+ *
+ * Drain: libiio's iio_buffer_destroy() disables the buffer, which aborts
+ * whatever the device has not played yet (KERNEL-NOTES: iio_writedev loses
+ * data). So before destroying, drain() waits until the kernel buffer is
+ * idle again, read from the buffer's data_available attribute: a DMA
+ * buffer's counts free fileio blocks (all of them when idle), a kfifo's
+ * the samples still queued (0 when idle). Locally the idle value is read
+ * right after the buffer is created, so both kinds are exact. Through iiod
+ * (ip:, usb:) the server creates its buffer later, so the idle value is
+ * that of a DMA buffer (2 x fileio block, from buffer/length); if it never
+ * shows (kfifo), the wait ends after the duration of the queued samples at
+ * the device's rate plus a margin. Bounded by the timeout, interrupted by
+ * set_flushing(TRUE).
+ *
+ * Cyclic output: libiio supports it only with ADI's high-speed block API;
+ * on mainline kernels (and iiod on them) creating a cyclic buffer fails
+ * with EPERM, and the queue repeats the block itself from a thread.
+ *
+ * Flushing: iio_buffer_cancel() makes a blocked refill/push return at
+ * once; a cancelled libiio buffer cannot be used again, so the next
+ * capture/render creates a new one (input: the next block is DISCONT).
+ */
+#include "gstiiocopyqueue.h"
+
+#include <errno.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_iio_copy_queue_debug);
+#define GST_CAT_DEFAULT gst_iio_copy_queue_debug
+
+/* How often drain() looks at data_available. */
+#define DRAIN_POLL_US (2 * G_TIME_SPAN_MILLISECOND)
+/* Slack over the duration of the queued samples (scheduling, iiod). */
+#define DRAIN_MARGIN_MS 500
+/* Drain bound when neither a timeout nor the rate is known. */
+#define DRAIN_DEFAULT_BOUND_MS 10000
+
+struct _GstIioCopyQueue
+{
+  GstIioQueue parent;
+
+  struct iio_device *dev;       /* owned by the GstIioDevice */
+  struct iio_context *ctx;
+  gboolean input;
+  gboolean local;
+  gsize block_bytes;
+  guint rate;                   /* Hz, 0 if unknown: bounds the drain */
+
+  /* Streaming-thread state: capture, render and drain run in the streaming
+   * thread; start and stop in the state thread while it is stopped. */
+  guint buf_samples;            /* samples_count of buf */
+  gsize fill;                   /* output: bytes in buf not pushed yet */
+  gboolean unplayed;            /* output: pushed since the last drain */
+  gboolean discont;             /* input: samples lost before next block */
+  gint64 idle_available;        /* output, local: data_available idle */
+  GstBufferPool *pool;          /* input */
+  GThread *repeat_thread;       /* cyclic output without kernel support */
+
+  /* lock guards the fields below against set_flushing(), which cancels
+   * buf from another thread, and the repeat thread. Leaf lock: only
+   * iio_buffer_cancel (an eventfd write or a socket shutdown) is called
+   * under it. buf is written under it and read without it by the
+   * streaming thread, its only writer. */
+  GMutex lock;
+  GCond cond;                   /* drain waits; set_flushing wakes it */
+  struct iio_buffer *buf;
+  gboolean flushing;
+  gboolean cancelled;           /* buf was cancelled: unusable */
+  GError *repeat_error;
+};
+
+G_DEFINE_TYPE_WITH_CODE (GstIioCopyQueue, gst_iio_copy_queue,
+    GST_TYPE_IIO_QUEUE,
+    GST_DEBUG_CATEGORY_INIT (gst_iio_copy_queue_debug, "iiocopyqueue", 0,
+        "IIO copy path (libiio buffers)"));
+
+static const GstIioQueueConfig *
+config_of (GstIioCopyQueue * self)
+{
+  return gst_iio_queue_get_config (GST_IIO_QUEUE (self));
+}
+
+static const gchar *
+dev_name (GstIioCopyQueue * self)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+
+  return gst_iio_device_get_display_name (device);
+}
+
+/* A libiio call failed with errno @err: the queue error users read. */
+static void
+set_io_error (GstIioCopyQueue * self, const gchar * call, gint err,
+    GError ** error)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+  gint timeout_ms = config_of (self)->timeout_ms;
+
+  if (err == ETIMEDOUT && self->input)
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+        "Timed out after %d ms waiting for a block from %s", timeout_ms,
+        dev_name (self));
+  else if (err == ETIMEDOUT)
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+        "Timed out after %d ms waiting for %s to take a block", timeout_ms,
+        dev_name (self));
+  else if (err == ENODEV || err == ENXIO)
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+        "Device %s disappeared (%s: %s)", dev_name (self), call,
+        g_strerror (err));
+  else if (err == EPIPE || err == ECONNRESET || err == ENOTCONN)
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+        "Lost the connection to %s at %s (%s: %s)", dev_name (self),
+        gst_iio_device_get_uri (device), call, g_strerror (err));
+  else
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "%s on %s failed: %s", call, dev_name (self), g_strerror (err));
+}
+
+/* After a failed refill/push: FLUSHING when set_flushing interrupted it. */
+static GstFlowReturn
+io_failed (GstIioCopyQueue * self, const gchar * call, gssize ret,
+    GError ** error)
+{
+  gboolean cancelled;
+
+  g_mutex_lock (&self->lock);
+  cancelled = self->cancelled;
+  g_mutex_unlock (&self->lock);
+  if (cancelled) {
+    GST_DEBUG_OBJECT (self, "%s interrupted (%s)", call,
+        g_strerror ((gint) - ret));
+    return GST_FLOW_FLUSHING;
+  }
+  set_io_error (self, call, (gint) - ret, error);
+  GST_WARNING_OBJECT (self, "%s", (*error)->message);
+
+  return GST_FLOW_ERROR;
+}
+
+static gint64
+read_buffer_attr (GstIioCopyQueue * self, const gchar * attr)
+{
+  gchar str[32], *end;
+  guint64 value;
+
+  if (iio_device_buffer_attr_read (self->dev, attr, str, sizeof (str)) <= 0)
+    return -1;
+  value = g_ascii_strtoull (str, &end, 10);
+
+  return end == str || value > G_MAXINT64 ? -1 : (gint64) value;
+}
+
+static void
+set_kernel_blocks (GstIioCopyQueue * self, guint n)
+{
+  gint ret = iio_device_set_kernel_buffers_count (self->dev, n);
+
+  /* Not every backend has it (iiod may not): only a size hint. */
+  if (ret < 0)
+    GST_DEBUG_OBJECT (self, "iio_device_set_kernel_buffers_count %u: %s", n,
+        g_strerror (-ret));
+}
+
+static struct iio_buffer *
+try_create (GstIioCopyQueue * self, guint samples, gboolean cyclic,
+    guint kernel_blocks, gint * err)
+{
+  struct iio_buffer *buf;
+
+  set_kernel_blocks (self, kernel_blocks);
+  errno = 0;
+  buf = iio_device_create_buffer (self->dev, samples, cyclic);
+  *err = buf ? 0 : (errno ? errno : EIO);
+
+  return buf;
+}
+
+/* Publishes @buf; cancels it at once if a flush began meanwhile. */
+static void
+publish_buffer (GstIioCopyQueue * self, struct iio_buffer *buf,
+    guint samples)
+{
+  g_mutex_lock (&self->lock);
+  self->buf = buf;
+  self->cancelled = FALSE;
+  if (self->flushing) {
+    iio_buffer_cancel (buf);
+    self->cancelled = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+  self->buf_samples = samples;
+  self->fill = 0;
+}
+
+static gboolean
+create_buffer (GstIioCopyQueue * self, guint samples, gboolean cyclic,
+    GError ** error)
+{
+  /* Input: the blocks property sizes the kernel buffer. Output: two of
+   * our blocks (see the top of the file). */
+  guint kernel_blocks = self->input ? MAX (config_of (self)->n_blocks, 1) : 2;
+  struct iio_buffer *buf;
+  gint err;
+
+  buf = try_create (self, samples, cyclic, kernel_blocks, &err);
+  if (!buf && err == ENOMEM && kernel_blocks > 2) {
+    /* A fileio block is half the kernel buffer; 6.12 cannot allocate
+     * blocks over 4 MiB. Two blocks is the least that streams. */
+    GST_INFO_OBJECT (self, "ENOMEM with %u kernel blocks, trying 2",
+        kernel_blocks);
+    buf = try_create (self, samples, cyclic, 2, &err);
+  }
+  if (!buf) {
+    set_io_error (self, "iio_device_create_buffer", err, error);
+    return FALSE;
+  }
+  publish_buffer (self, buf, samples);
+  /* Ours, enabled in fileio mode just now: nothing is queued. */
+  self->idle_available = (!self->input && self->local) ?
+      read_buffer_attr (self, "data_available") : -1;
+  GST_DEBUG_OBJECT (self, "libiio buffer of %u samples (%s), idle "
+      "data_available %" G_GINT64_FORMAT, samples, cyclic ? "cyclic" :
+      "streaming", self->idle_available);
+
+  return TRUE;
+}
+
+static void
+destroy_buffer (GstIioCopyQueue * self)
+{
+  struct iio_buffer *buf;
+
+  g_mutex_lock (&self->lock);
+  buf = self->buf;
+  self->buf = NULL;
+  g_mutex_unlock (&self->lock);
+  if (buf)
+    iio_buffer_destroy (buf);
+}
+
+/* Before each refill/push: FLUSHING while flushing; a buffer cancelled by
+ * an earlier flush is replaced. */
+static GstFlowReturn
+prepare_buffer (GstIioCopyQueue * self, GError ** error)
+{
+  gboolean flushing, cancelled;
+
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing;
+  cancelled = self->cancelled;
+  g_mutex_unlock (&self->lock);
+
+  if (flushing)
+    return GST_FLOW_FLUSHING;
+  if (self->buf && !cancelled)
+    return GST_FLOW_OK;
+  if (self->buf) {
+    GST_DEBUG_OBJECT (self, "replacing the buffer cancelled by a flush%s",
+        self->fill ? ", dropping a partial block" : "");
+    destroy_buffer (self);
+    self->discont = TRUE;
+  }
+
+  return create_buffer (self, config_of (self)->block_samples, FALSE,
+      error) ? GST_FLOW_OK : GST_FLOW_ERROR;
+}
+
+/* ---- input ---- */
+
+static GstBufferPool *
+make_pool (gsize block_bytes)
+{
+  GstBufferPool *pool = gst_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+
+  /* No maximum: downstream may hold any number of buffers. */
+  gst_buffer_pool_config_set_params (config, NULL, block_bytes, 0, 0);
+  if (!gst_buffer_pool_set_config (pool, config) ||
+      !gst_buffer_pool_set_active (pool, TRUE))
+    g_warn_if_reached ();
+
+  return pool;
+}
+
+static GstFlowReturn
+gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
+    GError ** error)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+  GstBuffer *out = NULL;
+  GstFlowReturn ret;
+  gssize n;
+
+  ret = prepare_buffer (self, error);
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  n = iio_buffer_refill (self->buf);
+  if (n < 0)
+    return io_failed (self, "iio_buffer_refill", n, error);
+  if ((gsize) n != self->block_bytes) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "iio_buffer_refill on %s returned %" G_GSSIZE_FORMAT " bytes instead "
+        "of %" G_GSIZE_FORMAT, dev_name (self), n, self->block_bytes);
+    return GST_FLOW_ERROR;
+  }
+
+  ret = gst_buffer_pool_acquire_buffer (self->pool, &out, NULL);
+  if (ret != GST_FLOW_OK) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "No buffer from the pool for %s: %s", dev_name (self),
+        gst_flow_get_name (ret));
+    return ret == GST_FLOW_FLUSHING ? ret : GST_FLOW_ERROR;
+  }
+  gst_buffer_fill (out, 0, iio_buffer_start (self->buf), self->block_bytes);
+  if (self->discont) {
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+    self->discont = FALSE;
+  }
+  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
+  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, self->block_bytes);
+  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES_COPIED,
+      self->block_bytes);
+  *buffer = out;
+
+  return GST_FLOW_OK;
+}
+
+/* ---- output ---- */
+
+static GstFlowReturn
+push_block (GstIioCopyQueue * self, GError ** error)
+{
+  gssize n = iio_buffer_push (self->buf);
+
+  if (n < 0)
+    return io_failed (self, "iio_buffer_push", n, error);
+  self->fill = 0;
+  self->unplayed = TRUE;
+
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+write_bytes (GstIioCopyQueue * self, const guint8 * data, gsize size,
+    GError ** error)
+{
+  GstFlowReturn ret;
+
+  while (size > 0) {
+    gsize n;
+
+    ret = prepare_buffer (self, error);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    n = MIN (size, self->block_bytes - self->fill);
+    memcpy ((guint8 *) iio_buffer_start (self->buf) + self->fill, data, n);
+    gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
+        GST_IIO_QUEUE_STAT_BYTES_COPIED, n);
+    self->fill += n;
+    data += n;
+    size -= n;
+    if (self->fill == self->block_bytes) {
+      ret = push_block (self, error);
+      if (ret != GST_FLOW_OK)
+        return ret;
+    }
+  }
+
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn render_cyclic (GstIioCopyQueue * self,
+    GstBuffer * buffer, GError ** error);
+
+static GstFlowReturn
+gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
+    GError ** error)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+  GstFlowReturn ret;
+  GstMapInfo map;
+
+  if (config_of (self)->cyclic)
+    return render_cyclic (self, buffer, error);
+
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "Could not map a buffer for %s", dev_name (self));
+    return GST_FLOW_ERROR;
+  }
+  ret = write_bytes (self, map.data, map.size, error);
+  if (ret == GST_FLOW_OK) {
+    gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
+    gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, map.size);
+  }
+  gst_buffer_unmap (buffer, &map);
+
+  return ret;
+}
+
+/* A DMA buffer's fileio interface plays whole blocks only: complete the
+ * last one by repeating its last sample (what a DAC holds after its
+ * stream anyway). A trailing partial sample is completed with zeros. */
+static void
+pad_block (GstIioCopyQueue * self)
+{
+  guint8 *base = iio_buffer_start (self->buf);
+  gsize ss = config_of (self)->sample_size, pos;
+  gsize partial = self->fill % ss;
+
+  if (partial) {
+    memset (base + self->fill, 0, ss - partial);
+    self->fill += ss - partial;
+  }
+  for (pos = self->fill; pos + ss <= self->block_bytes; pos += ss)
+    memcpy (base + pos, base + self->fill - ss, ss);
+  GST_INFO_OBJECT (self, "padded the last block of %s with %" G_GSIZE_FORMAT
+      " copies of its last sample", dev_name (self),
+      (self->block_bytes - self->fill) / ss);
+  self->fill = self->block_bytes;
+}
+
+/* Waits on cond until @deadline; FALSE when flushing. */
+static gboolean
+sleep_until (GstIioCopyQueue * self, gint64 deadline)
+{
+  gboolean flushing;
+
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && g_get_monotonic_time () < deadline)
+    g_cond_wait_until (&self->cond, &self->lock, deadline);
+  flushing = self->flushing;
+  g_mutex_unlock (&self->lock);
+
+  return !flushing;
+}
+
+/* Two blocks may be queued in the kernel, each allowed the timeout. */
+static gint64
+drain_bound_ms (GstIioCopyQueue * self)
+{
+  const GstIioQueueConfig *config = config_of (self);
+
+  if (config->timeout_ms > 0)
+    return 2 * (gint64) config->timeout_ms;
+  if (self->rate)
+    return 2 * (gint64) self->buf_samples * 1000 / self->rate + 5000;
+  return DRAIN_DEFAULT_BOUND_MS;
+}
+
+/* Remote: what data_available says when a DMA buffer of iiod's is idle,
+ * both fileio blocks free: 2 x DIV_ROUND_UP (length x sample size, 2). */
+static gint64
+remote_idle_available (GstIioCopyQueue * self)
+{
+  gint64 length = read_buffer_attr (self, "length");
+  gint64 bytes = length * (gint64) config_of (self)->sample_size;
+
+  return length > 0 ? 2 * ((bytes + 1) / 2) : -1;
+}
+
+/* Waits until the kernel played everything pushed (see the top). */
+static gboolean
+wait_played (GstIioCopyQueue * self, GError ** error)
+{
+  gint64 start = g_get_monotonic_time (), deadline, now;
+  gint64 idle = self->local ? self->idle_available :
+      remote_idle_available (self);
+  gint64 avail = -1;
+  /* Only an idle value read from our own buffer is certain; otherwise
+   * the duration of two queued blocks ends the wait. */
+  gboolean exact = self->local && idle >= 0;
+
+  deadline = start + drain_bound_ms (self) * 1000;
+  if (!exact && self->rate)
+    deadline = MIN (deadline, start + (2 * (gint64) self->buf_samples *
+            G_USEC_PER_SEC / self->rate) + DRAIN_MARGIN_MS * 1000);
+
+  while (TRUE) {
+    if (idle >= 0 && (avail = read_buffer_attr (self, "data_available"))
+        == idle) {
+      GST_DEBUG_OBJECT (self, "played after %" G_GINT64_FORMAT " us",
+          g_get_monotonic_time () - start);
+      return TRUE;
+    }
+    now = g_get_monotonic_time ();
+    if (now >= deadline)
+      break;
+    if (!sleep_until (self, MIN (deadline, now + DRAIN_POLL_US))) {
+      GST_INFO_OBJECT (self, "drain interrupted by a flush: queued samples "
+          "of %s may be dropped", dev_name (self));
+      return TRUE;
+    }
+  }
+
+  if (!exact) {
+    GST_INFO_OBJECT (self, "waited %" G_GINT64_FORMAT " ms for %s to play "
+        "two blocks (data_available %" G_GINT64_FORMAT ")",
+        (deadline - start) / 1000, dev_name (self), avail);
+    return TRUE;
+  }
+  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+      "Timed out after %" G_GINT64_FORMAT " ms waiting for %s to play the "
+      "queued samples (data_available %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+      " when idle)", (deadline - start) / 1000, dev_name (self), avail, idle);
+
+  return FALSE;
+}
+
+static gboolean take_repeat_error (GstIioCopyQueue * self, GError ** error);
+
+static gboolean
+gst_iio_copy_queue_drain (GstIioQueue * queue, GError ** error)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+  GstFlowReturn ret;
+  gboolean cancelled;
+
+  if (config_of (self)->cyclic)
+    return take_repeat_error (self, error);
+
+  g_mutex_lock (&self->lock);
+  cancelled = self->cancelled;
+  g_mutex_unlock (&self->lock);
+  if (!self->buf || cancelled)
+    return TRUE;
+
+  if (self->fill > 0) {
+    pad_block (self);
+    ret = push_block (self, error);
+    if (ret != GST_FLOW_OK)
+      return ret == GST_FLOW_FLUSHING;
+  }
+  if (!self->unplayed)
+    return TRUE;
+  if (!wait_played (self, error))
+    return FALSE;
+  self->unplayed = FALSE;
+
+  return TRUE;
+}
+
+/* ---- cyclic output ---- */
+
+static gboolean
+take_repeat_error (GstIioCopyQueue * self, GError ** error)
+{
+  GError *err;
+
+  g_mutex_lock (&self->lock);
+  err = self->repeat_error;
+  self->repeat_error = NULL;
+  g_mutex_unlock (&self->lock);
+  if (!err)
+    return TRUE;
+  g_propagate_error (error, err);
+
+  return FALSE;
+}
+
+/* Pushes the same block until cancelled; libiio's buffer memory keeps
+ * the samples between pushes (fileio). */
+static gpointer
+repeat_loop (gpointer data)
+{
+  GstIioCopyQueue *self = data;
+  GError *err = NULL;
+  gssize n;
+
+  do
+    n = iio_buffer_push (self->buf);
+  while (n >= 0);
+
+  set_io_error (self, "iio_buffer_push", (gint) - n, &err);
+  g_mutex_lock (&self->lock);
+  if (!self->cancelled && !self->repeat_error) {
+    GST_WARNING_OBJECT (self, "%s", err->message);
+    self->repeat_error = g_steal_pointer (&err);
+  }
+  g_mutex_unlock (&self->lock);
+  g_clear_error (&err);
+
+  return NULL;
+}
+
+static void
+stop_repeat (GstIioCopyQueue * self)
+{
+  if (!self->repeat_thread)
+    return;
+
+  g_mutex_lock (&self->lock);
+  if (self->buf && !self->cancelled) {
+    iio_buffer_cancel (self->buf);
+    self->cancelled = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+  g_thread_join (self->repeat_thread);
+  self->repeat_thread = NULL;
+}
+
+static void
+copy_cycle (GstIioCopyQueue * self, GstBuffer * buffer)
+{
+  gst_buffer_extract (buffer, 0, iio_buffer_start (self->buf),
+      gst_buffer_get_size (buffer));
+}
+
+/* The kernel repeats a cyclic libiio buffer where libiio supports it
+ * (ADI's high-speed block API); TRUE if it does. */
+static gboolean
+try_kernel_cycle (GstIioCopyQueue * self, GstBuffer * buffer, guint samples)
+{
+  struct iio_buffer *buf;
+  gssize n;
+  gint err;
+
+  buf = try_create (self, samples, TRUE, 1, &err);
+  if (buf) {
+    publish_buffer (self, buf, samples);
+    copy_cycle (self, buffer);
+    n = iio_buffer_push (buf);
+    if (n >= 0)
+      return TRUE;
+    err = (gint) - n;
+    destroy_buffer (self);
+  }
+  GST_INFO_OBJECT (self, "no cyclic libiio buffer for %s (%s): repeating "
+      "the block from a thread", dev_name (self), g_strerror (err));
+
+  return FALSE;
+}
+
+static GstFlowReturn
+start_cycle (GstIioCopyQueue * self, GstBuffer * buffer, guint samples,
+    GError ** error)
+{
+  gssize n;
+
+  stop_repeat (self);
+  destroy_buffer (self);
+  if (try_kernel_cycle (self, buffer, samples))
+    return GST_FLOW_OK;
+
+  if (!create_buffer (self, samples, FALSE, error))
+    return GST_FLOW_ERROR;
+  copy_cycle (self, buffer);
+  n = iio_buffer_push (self->buf);
+  if (n < 0)
+    return io_failed (self, "iio_buffer_push", n, error);
+  self->repeat_thread = g_thread_new ("iio-cyclic", repeat_loop, self);
+
+  return GST_FLOW_OK;
+}
+
+/* The first buffer repeats until stop (or a flush: then the next one). */
+static GstFlowReturn
+render_cyclic (GstIioCopyQueue * self, GstBuffer * buffer, GError ** error)
+{
+  gsize ss = config_of (self)->sample_size;
+  gsize size = gst_buffer_get_size (buffer);
+  gboolean flushing, repeating;
+  GstFlowReturn ret;
+
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing;
+  repeating = self->buf && !self->cancelled;
+  g_mutex_unlock (&self->lock);
+  if (flushing)
+    return GST_FLOW_FLUSHING;
+  if (repeating) {
+    GST_LOG_OBJECT (self, "cyclic: ignoring a buffer after the first");
+    return take_repeat_error (self, error) ? GST_FLOW_OK : GST_FLOW_ERROR;
+  }
+  if (size == 0 || size % ss || size / ss > G_MAXUINT) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "Cyclic output to %s needs whole samples: got %" G_GSIZE_FORMAT
+        " bytes for %" G_GSIZE_FORMAT "-byte samples", dev_name (self), size,
+        ss);
+    return GST_FLOW_ERROR;
+  }
+
+  ret = start_cycle (self, buffer, size / ss, error);
+  if (ret == GST_FLOW_OK) {
+    gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
+        GST_IIO_QUEUE_STAT_BUFFERS, 1);
+    gst_iio_queue_add_stat (GST_IIO_QUEUE (self), GST_IIO_QUEUE_STAT_BYTES,
+        size);
+    gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
+        GST_IIO_QUEUE_STAT_BYTES_COPIED, size);
+  }
+
+  return ret;
+}
+
+/* ---- state ---- */
+
+static void
+gst_iio_copy_queue_set_flushing (GstIioQueue * queue, gboolean flushing)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = flushing;
+  if (flushing && self->buf && !self->cancelled) {
+    /* Wakes a blocked refill/push at once; the buffer is replaced later. */
+    iio_buffer_cancel (self->buf);
+    self->cancelled = TRUE;
+  }
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  GST_DEBUG_OBJECT (self, "flushing %d", flushing);
+}
+
+static gboolean
+gst_iio_copy_queue_start (GstIioQueue * queue, GError ** error)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+  const GstIioQueueConfig *config = config_of (self);
+  ssize_t libiio_size = iio_device_get_sample_size (self->dev);
+  gint ret;
+
+  /* libiio reads and writes in its own sample size; it omits the final
+   * padding of the kernel's layout (gstiiodevice.h). */
+  if (libiio_size != (ssize_t) config->sample_size) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "libiio counts %" G_GSSIZE_FORMAT " bytes per sample for these "
+        "channels of %s where the kernel uses %" G_GSIZE_FORMAT ": the copy "
+        "path cannot stream this layout; choose other channels or "
+        "io-mode=dmabuf", (gssize) libiio_size, dev_name (self),
+        config->sample_size);
+    return FALSE;
+  }
+  ret = iio_context_set_timeout (self->ctx, MAX (config->timeout_ms, 0));
+  if (ret < 0) {
+    set_io_error (self, "iio_context_set_timeout", -ret, error);
+    return FALSE;
+  }
+  if (!gst_iio_device_read_rate (gst_iio_queue_get_device (queue),
+          &self->rate))
+    self->rate = 0;
+  if (self->input)
+    self->pool = make_pool (self->block_bytes);
+  self->flushing = FALSE;
+  self->discont = FALSE;
+  self->unplayed = FALSE;
+  GST_INFO_OBJECT (self, "copy path for %s: blocks of %u samples, %"
+      G_GSIZE_FORMAT " bytes, timeout %d ms, rate %u", dev_name (self),
+      config->block_samples, self->block_bytes, config->timeout_ms,
+      self->rate);
+
+  return TRUE;
+}
+
+static void
+gst_iio_copy_queue_stop (GstIioQueue * queue)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+
+  stop_repeat (self);
+  if (self->unplayed || self->fill)
+    GST_INFO_OBJECT (self, "stopping %s without a drain: samples not played "
+        "yet are dropped", dev_name (self));
+  destroy_buffer (self);
+  self->fill = 0;
+  self->unplayed = FALSE;
+  if (self->pool) {
+    gst_buffer_pool_set_active (self->pool, FALSE);
+    gst_clear_object (&self->pool);
+  }
+  g_clear_error (&self->repeat_error);
+}
+
+static void
+gst_iio_copy_queue_finalize (GObject * object)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (object);
+
+  gst_iio_copy_queue_stop (GST_IIO_QUEUE (self));
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+
+  G_OBJECT_CLASS (gst_iio_copy_queue_parent_class)->finalize (object);
+}
+
+static void
+gst_iio_copy_queue_class_init (GstIioCopyQueueClass * klass)
+{
+  GstIioQueueClass *queue_class = GST_IIO_QUEUE_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = gst_iio_copy_queue_finalize;
+  queue_class->start = gst_iio_copy_queue_start;
+  queue_class->capture = gst_iio_copy_queue_capture;
+  queue_class->render = gst_iio_copy_queue_render;
+  queue_class->drain = gst_iio_copy_queue_drain;
+  queue_class->set_flushing = gst_iio_copy_queue_set_flushing;
+  queue_class->stop = gst_iio_copy_queue_stop;
+}
+
+static void
+gst_iio_copy_queue_init (GstIioCopyQueue * self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->idle_available = -1;
+}
+
+GstIioQueue *
+gst_iio_copy_queue_new (GstIioDevice * device,
+    const GstIioQueueConfig * config, GError ** error)
+{
+  struct iio_context *ctx = gst_iio_device_get_context (device);
+  GstIioCopyQueue *self;
+
+  if (!g_strcmp0 (iio_context_get_name (ctx), "xml")) {
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "%s is described by an xml: context, which cannot stream samples; "
+        "use local:, ip:HOST or usb:", gst_iio_device_get_display_name
+        (device));
+    return NULL;
+  }
+  g_return_val_if_fail (config->block_samples > 0, NULL);
+  g_return_val_if_fail (config->sample_size > 0, NULL);
+
+  self = g_object_new (GST_TYPE_IIO_COPY_QUEUE, NULL);
+  gst_object_ref_sink (self);
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "copy");
+  self->dev = gst_iio_device_get_iio (device);
+  self->ctx = ctx;
+  self->input = config->direction == GST_IIO_DIRECTION_INPUT;
+  self->local = gst_iio_device_is_local (device);
+  self->block_bytes = (gsize) config->block_samples * config->sample_size;
+
+  return GST_IIO_QUEUE (self);
+}
