@@ -1145,34 +1145,58 @@ out:
 typedef struct
 {
   int fd;
-  ssize_t ret;
+  size_t bytes;
   int err;
   bool done;
 } Reader;
 
+/*
+ * Reads like libiio does: poll() with a timeout, then a non-blocking read().
+ * A blocking read() is not safe here: 6.12 can oops when the device goes
+ * while read() sleeps, and poll() on a removed device reports no event
+ * (docs/kernel-bugs.md). Stops at the first error and records it.
+ */
 static void *
 reader_thread (void *data)
 {
   Reader *r = data;
+  struct pollfd pf = { .fd = r->fd, .events = POLLIN };
   static uint8_t buf[4096];
+  ssize_t n;
+  int i;
 
-  r->ret = read (r->fd, buf, sizeof buf);
+  for (i = 0; i < 2 * CASE_TIMEOUT_S * 10; i++) {
+    poll (&pf, 1, 100);
+    n = read (r->fd, buf, sizeof buf);
+    if (n > 0)
+      r->bytes += n;
+    else if (n < 0 && errno != EAGAIN)
+      break;
+  }
   r->err = errno;
   __atomic_store_n (&r->done, true, __ATOMIC_SEQ_CST);
   return NULL;
 }
 
-/* A blocking read() in progress when the device goes must return ENODEV. */
+static bool
+reader_done (Reader * r)
+{
+  return __atomic_load_n (&r->done, __ATOMIC_SEQ_CST);
+}
+
+/* A reader streaming from a device when it goes gets ENODEV. */
 static int
-case_unbind_read (void)
+unbind_while_reading (const char *name, int nchans, unsigned length,
+    uint32_t rate)
 {
   Dev d;
   Reader r = { 0 };
   pthread_t th;
   int i, ret = -1, unbound = 0, started = 0;
 
-  /* 1 kHz, blocks of 10000 sets: the read blocks for 10 s */
-  if (dev_open (&d, "sim-adc", ADC_CHANS, 20000, 1000) || enable_fileio (&d))
+  if (open_fileio (&d, name, nchans, length, rate))
+    goto out;
+  if (strcmp (name, "sim-kfifo") ? enable_fileio (&d) : dev_enable (&d, true))
     goto out;
   r.fd = d.buf_fd;
   if (pthread_create (&th, NULL, reader_thread, &r)) {
@@ -1180,29 +1204,83 @@ case_unbind_read (void)
     goto out;
   }
   started = 1;
-  sleep_ms (200);
-  if (write_file (SIM_DRIVER "/unbind", "sim-adc"))
+  sleep_ms (300);
+  if (write_file (SIM_DRIVER "/unbind", name))
     goto out;
   unbound = 1;
   d.sysdir[0] = '\0';
-  for (i = 0; i < WAIT_MS / 10 && !__atomic_load_n (&r.done, __ATOMIC_SEQ_CST);
-      i++)
+  for (i = 0; i < WAIT_MS / 10 && !reader_done (&r); i++)
     sleep_ms (10);
-  if (!__atomic_load_n (&r.done, __ATOMIC_SEQ_CST)) {
-    fail ("read() still blocked %d ms after unbind", WAIT_MS);
+  if (!reader_done (&r)) {
+    fail ("the reader of %s still runs %d ms after unbind", name, WAIT_MS);
     goto out;
   }
-  if (r.ret >= 0 || r.err != ENODEV) {
-    fail ("read() after unbind returned %zd (%s), expected ENODEV", r.ret,
-        r.ret < 0 ? strerror (r.err) : "data");
+  printf ("%s: %zu bytes read before the unbind, then: %s\n", name, r.bytes,
+      strerror (r.err));
+  if (r.bytes == 0)
+    fail ("no data was read from %s before the unbind", name);
+  else if (r.err != ENODEV)
+    fail ("read() after unbind: %s, expected ENODEV", strerror (r.err));
+  else
+    ret = 0;
+out:
+  if (started && reader_done (&r))
+    pthread_join (th, NULL);
+  dev_close (&d);
+  if (unbound && sim_rebind (name))
+    ret = -1;
+  return ret;
+}
+
+static int
+case_unbind_read (void)
+{
+  /* 100 kHz, kernel blocks of 1000 sets: a block every 10 ms */
+  return unbind_while_reading ("sim-adc", ADC_CHANS, 2000, 100000);
+}
+
+static int
+case_unbind_kfifo (void)
+{
+  return unbind_while_reading ("sim-kfifo", 2, 8192, 100000);
+}
+
+/* A cyclic output block playing when sim-dac goes: its fence errors. */
+static int
+case_unbind_dac (void)
+{
+  const size_t bytes = 1000 * DAC_BPD;
+  uint32_t state = 5;
+  Dev d;
+  Dmabuf b = { .fd = -1 };
+  int sf = -1, st, ret = -1, unbound = 0;
+
+  if (dev_open (&d, "sim-dac", 2, 4096, 100000)
+      || dmabuf_alloc_heap (&b, bytes) || attach (&d, &b))
+    goto out;
+  pattern_fill (b.map, bytes, &state);
+  if (dev_enable (&d, true) || enqueue (&d, &b, bytes, true)
+      || (sf = export_fence (&b, false)) < 0 || dac_wait_consumed (&d, 3000))
+    goto out;
+  if (write_file (SIM_DRIVER "/unbind", "sim-dac"))
+    goto out;
+  unbound = 1;
+  d.sysdir[0] = '\0';
+  st = fence_wait_status (sf, WAIT_MS);
+  if (st == -1000)
+    goto out;
+  if (st >= 0) {
+    fail ("after unbind, the cyclic transfer's fence status is %d, "
+        "expected an error", st);
     goto out;
   }
   ret = 0;
 out:
-  if (started && __atomic_load_n (&r.done, __ATOMIC_SEQ_CST))
-    pthread_join (th, NULL);
+  if (sf >= 0)
+    close (sf);
   dev_close (&d);
-  if (unbound && sim_rebind ("sim-adc"))
+  dmabuf_free (&b);
+  if (unbound && sim_rebind ("sim-dac"))
     ret = -1;
   return ret;
 }
@@ -1260,6 +1338,8 @@ static const Case cases[] = {
   {"kfifo-read", case_kfifo_read},
   {"unbind-dmabuf", case_unbind_dmabuf},
   {"unbind-read", case_unbind_read},
+  {"unbind-kfifo", case_unbind_kfifo},
+  {"unbind-dac", case_unbind_dac},
 };
 
 static void
