@@ -2,29 +2,64 @@
 /*
  * iio-sim: simulated IIO devices for the gst-iio test bed.
  *
- *   sim-adc    4 inputs  voltage0..3, le:S16/16>>0, DMA-type buffer
- *              (industrialio-buffer-dma): fileio read() and DMABUF.
- *   sim-dac    2 outputs voltage0..1, le:S16/16>>0, DMA-type buffer:
- *              fileio write(), DMABUF, cyclic DMABUF blocks.
- *   sim-kfifo  2 inputs  voltage0..1, le:S16/16>>0, kfifo buffer (software
- *              mode, no DMABUF: ATTACH fails with EPERM).
+ * The interface below is pinned: tests depend on it.
  *
- * The module registers one platform device per simulated device and a
- * platform driver "iio-sim"; unbinding a device in sysfs simulates a
- * hot-unplug.
+ * Devices (one platform device each, driver "iio-sim"; IIO name = label =
+ * platform device name; `echo NAME > /sys/bus/platform/drivers/iio-sim/unbind`
+ * simulates a hot-unplug, `.../bind` brings the device back):
+ *   sim-adc    inputs voltage0..3, le:S16/16>>0, no timestamp; DMA-type
+ *              buffer (industrialio-buffer-dma): fileio read() and DMABUF.
+ *   sim-dac    outputs voltage0..1, le:S16/16>>0; DMA-type buffer: fileio
+ *              write(), DMABUF, cyclic DMABUF blocks (played until abort).
+ *   sim-kfifo  inputs voltage0..1, le:S16/16>>0, no timestamp; kfifo buffer
+ *              (software mode, no DMABUF: ATTACH fails with EPERM).
  *
- * The DMA engine is software and mirrors industrialio-buffer-dmaengine.c: the
- * buffer-dma core hands blocks to sim_dma_submit(), which places each block
- * on the device's sample clock; a block of L samples placed at sample n
- * completes at t0 + (n + L) / rate, where t0 is the buffer enable time. An
- * hrtimer wakes a work item at that time; the work item fills (ADC) or
- * consumes (DAC) the block and completes it. A block placed after the time
- * its samples were due starts at the current sample instead: the skipped
- * samples are the ADC's overruns (the ramp shows the gap) and the DAC's
- * underruns. rate 0 runs as fast as the CPU allows.
+ * Device attributes:
+ *   sampling_frequency  rw, Hz; sim-adc/sim-dac default 1000000, sim-kfifo
+ *                       100000; applies at the next buffer enable; 0 = as
+ *                       fast as possible (then a DMA device never overruns
+ *                       or underruns: blocks follow each other without gap).
+ *   waveform            rw, sim-adc and sim-kfifo: "ramp" (default): channel
+ *                       c at sample n is (s16)((n + 1000 * c) & 0xffff), n
+ *                       counted from buffer enable; "sine": 90 % full scale,
+ *                       channel c has a period of 360 / (c + 1) samples.
+ *                       Applies at the next enable.
+ *   fault               rw, sim-adc and sim-dac: "none", "stall" (no block
+ *                       completes; time and n keep running; back to none, the
+ *                       queued blocks restart at the current sample and the
+ *                       skipped samples count as overruns/underruns),
+ *                       "error" (the next block to complete fails, then fault
+ *                       is none again: a DMABUF block's fence signals -EINTR,
+ *                       the only failure 6.12 lets a driver report; a fileio
+ *                       capture block completes empty, so read() skips it; a
+ *                       fileio output block completes unconsumed).
+ *   overruns            ro, sim-adc, reset at enable: samples dropped because
+ *                       no block was queued when they were due. n keeps
+ *                       running through the gap: the next block starts where
+ *                       the clock is, so the ramp jump equals the count.
+ *   samples_consumed    ro, sim-dac, reset at enable: channel sets consumed.
+ *   checksum            ro, sim-dac, reset at enable: FNV-1a 64 over every
+ *                       consumed byte in order, "0x%016llx" (0xcbf29ce484222325
+ *                       before any data).
+ *   underruns           ro, sim-dac, reset at enable: samples the device
+ *                       wanted while no block was queued, counted only once a
+ *                       first block arrived (a DAC idle before its first block
+ *                       is not underrunning).
+ * DMA buffers also have buffer0/length_align_bytes (2), like dmaengine's.
  *
- * The interface (names, attributes, waveforms) is pinned: tests depend on it.
- * See tests/vm/sim/README.md.
+ * Timing: blocks queued before enable (fileio capture blocks, DMABUFs
+ * enqueued while disabled) start at n = 0 and follow each other. A block of
+ * L samples placed at sample n completes at t0 + (n + L) / rate, t0 being
+ * the enable time: an hrtimer wakes a work item then, which fills (through
+ * block->vaddr for fileio, the sg_table's pages for a DMABUF) or consumes
+ * exactly bytes_used bytes and completes the block. A block queued after its
+ * predecessor's end starts at the current sample. sim-kfifo pushes the due
+ * samples every millisecond (at most 4096 per tick; at rate 0, until the
+ * fifo is full, losing nothing).
+ *
+ * The DMA side mirrors industrialio-buffer-dmaengine.c (same access
+ * functions, DMABUF ones included), and works around 6.12's fileio
+ * next_dequeue bug in its enable path (docs/kernel-bugs.md).
  */
 
 #include <linux/dma-mapping.h>
