@@ -285,13 +285,14 @@ reclaim_for_pool (GstObject * owner, GError ** error)
   GError *err = NULL;
   GstFlowReturn ret;
 
-  ret = retire_oldest (self, error ? error : &err);
+  ret = retire_oldest (self, &err);
   if (ret == GST_FLOW_ERROR && err) {
     /* Upstream gets GST_FLOW_ERROR from its acquire: the element must
      * post why, or the application only sees upstream's flow error. */
     post_async_error (self, err);
   }
-  g_clear_error (&err);
+  if (err)
+    g_propagate_error (error, err);
 
   return ret;
 }

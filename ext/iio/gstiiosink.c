@@ -110,6 +110,26 @@ gst_iio_sink_get_caps (GstBaseSink * sink, GstCaps * filter)
   return result;
 }
 
+/* Any caps of the template are accepted, so that caps the device cannot
+ * play reach set_caps and its error rather than failing silently here. */
+static gboolean
+gst_iio_sink_query (GstBaseSink * sink, GstQuery * query)
+{
+  GstCaps *caps, *templ;
+  gboolean accept;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_ACCEPT_CAPS)
+    return GST_BASE_SINK_CLASS (parent_class)->query (sink, query);
+
+  gst_query_parse_accept_caps (query, &caps);
+  templ = gst_pad_get_pad_template_caps (GST_BASE_SINK_PAD (sink));
+  accept = gst_caps_is_subset (caps, templ);
+  gst_caps_unref (templ);
+  gst_query_set_accept_caps_result (query, accept);
+
+  return TRUE;
+}
+
 static gboolean
 gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
@@ -385,6 +405,7 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
 
   sink_class->get_caps = gst_iio_sink_get_caps;
   sink_class->set_caps = gst_iio_sink_set_caps;
+  sink_class->query = gst_iio_sink_query;
   sink_class->propose_allocation = gst_iio_sink_propose_allocation;
   sink_class->render = gst_iio_sink_render;
   sink_class->wait_event = gst_iio_sink_wait_event;
@@ -405,4 +426,7 @@ gst_iio_sink_init (GstIioSink * self)
   /* The device's sample clock paces the stream: waiting for the pipeline
    * clock as well would starve the device's queue. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  /* The last sample would pin one of the few DMA blocks (ours, or
+   * upstream's) after it was played. */
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);
 }

@@ -1,0 +1,485 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""iiosink against the simulated DAC (sim-dac) of the test bed.
+
+Run in the guest:  tests/vm/run --build build -- /usr/bin/python3 \\
+    tests/integration/test_iiosink.py [CASE ...]
+Without CASE every case runs. The DAC's samples_consumed and checksum
+(FNV-1a 64 over the bytes it played) are compared with what was sent.
+"""
+import glob
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version('Gst', '1.0')
+gi.require_version('GstAllocators', '1.0')
+gi.require_version('GstApp', '1.0')
+from gi.repository import Gst, GstAllocators  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+Gst.init(None)
+
+FNV_OFFSET = 0xcbf29ce484222325
+FNV_PRIME = 0x100000001b3
+MASK64 = (1 << 64) - 1
+RATE = 1000000
+SAMPLE = 4                      # 2 channels of S16LE
+DAC_CAPS = ('audio/x-raw,format=S16LE,channels=2,rate={rate},'
+            'layout=interleaved,channel-mask=(bitmask)0')
+BOUND_S = 120                   # no wait in this file is longer
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+# ---- the device ----
+
+def iio_dir(name):
+    for d in sorted(glob.glob('/sys/bus/iio/devices/iio:device*')):
+        with open(os.path.join(d, 'name')) as f:
+            if f.read().strip() == name:
+                return d
+    raise Failure(f'no IIO device named {name}: is iio-sim loaded?')
+
+
+def dac_attr(attr):
+    with open(os.path.join(iio_dir('sim-dac'), attr)) as f:
+        return f.read().strip()
+
+
+def set_dac_attr(attr, value):
+    with open(os.path.join(iio_dir('sim-dac'), attr), 'w') as f:
+        f.write(str(value))
+
+
+def reset_dac(rate=RATE):
+    set_dac_attr('fault', 'none')
+    set_dac_attr('sampling_frequency', rate)
+
+
+def dac_played():
+    """(samples consumed, checksum) of the last session."""
+    return int(dac_attr('samples_consumed')), int(dac_attr('checksum'), 16)
+
+
+def fnv1a64(data, h=FNV_OFFSET):
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & MASK64
+    return h
+
+
+def ramp_bytes(n_samples, channels=(0, 1)):
+    """What sim-adc captures from enable: channel c at sample n is
+    (int16)((n + 1000 * c) & 0xffff), interleaved."""
+    n = np.arange(n_samples, dtype=np.uint32)
+    out = np.empty((n_samples, len(channels)), dtype='<u2')
+    for i, c in enumerate(channels):
+        out[:, i] = (n + 1000 * c) & 0xffff
+    return out.tobytes()
+
+
+# ---- pipelines ----
+
+def wait_end(pipeline, timeout_s=BOUND_S):
+    """Plays @pipeline until EOS or an error; returns the message."""
+    bus = pipeline.get_bus()
+    # A failing state change posts its error message: popped below.
+    pipeline.set_state(Gst.State.PLAYING)
+    msg = bus.timed_pop_filtered(timeout_s * Gst.SECOND,
+                                 Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    check(msg is not None, f'no EOS nor error within {timeout_s} s')
+    return msg
+
+
+def error_of(msg):
+    check(msg.type == Gst.MessageType.ERROR,
+          f'expected an error, got {msg.type.value_nicks[0]}')
+    err, debug = msg.parse_error()
+    return msg.src.get_name(), err, debug
+
+
+def expect_eos(msg):
+    if msg.type == Gst.MessageType.ERROR:
+        src, err, debug = error_of(msg)
+        raise Failure(f'error from {src}: {err.message} ({debug})')
+
+
+def stop(pipeline):
+    ret = pipeline.set_state(Gst.State.NULL)
+    check(ret == Gst.StateChangeReturn.SUCCESS, f'set_state(NULL): {ret}')
+
+
+def stats_of(element):
+    s = element.get_property('stats')
+    return {s.nth_field_name(i): s.get_value(s.nth_field_name(i))
+            for i in range(s.n_fields())}
+
+
+class Recorder:
+    """Records the buffers reaching a pad: bytes and memory kind."""
+
+    def __init__(self, pad, keep_data=True):
+        self.data = []
+        self.n = 0
+        self.n_dmabuf = 0
+        self.keep_data = keep_data
+        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe)
+
+    def _probe(self, pad, info):
+        buf = info.get_buffer()
+        self.n += 1
+        if buf.n_memory() == 1 and \
+                GstAllocators.is_dmabuf_memory(buf.peek_memory(0)):
+            self.n_dmabuf += 1
+        if self.keep_data:
+            self.data.append(buf.extract_dup(0, buf.get_size()))
+        return Gst.PadProbeReturn.OK
+
+    def all_bytes(self):
+        return b''.join(self.data)
+
+
+def appsrc_pipeline(sink_props, rate=RATE):
+    p = Gst.parse_launch(
+        f'appsrc name=src format=time max-bytes=0 caps="{DAC_CAPS.format(rate=rate)}" '
+        f'! iiosink name=sink device=sim-dac {sink_props}')
+    return p, p.get_by_name('src'), p.get_by_name('sink')
+
+
+def push_all(appsrc, chunks):
+    for c in chunks:
+        ret = appsrc.emit('push-buffer', Gst.Buffer.new_wrapped(c))
+        check(ret == Gst.FlowReturn.OK, f'push-buffer: {ret}')
+    appsrc.emit('end-of-stream')
+
+
+def random_chunks(rng, n, max_samples):
+    return [rng.randbytes(rng.randint(1, max_samples) * SAMPLE)
+            for _ in range(n)]
+
+
+def check_played(data, what):
+    consumed, checksum = dac_played()
+    check(consumed == len(data) // SAMPLE,
+          f'{what}: the DAC played {consumed} samples, '
+          f'{len(data) // SAMPLE} were sent')
+    want = fnv1a64(data)
+    check(checksum == want, f'{what}: DAC checksum 0x{checksum:016x} != '
+          f'0x{want:016x}, the FNV-1a 64 of the bytes sent')
+
+
+# ---- cases ----
+
+def case_pool():
+    """audiotestsrc writes into the sink's DMA pool: nothing is copied and
+    the DAC plays exactly the bytes sent."""
+    reset_dac()
+    n, spb = 40, 1024
+    p = Gst.parse_launch(
+        f'audiotestsrc num-buffers={n} samplesperbuffer={spb} freq=1234 '
+        f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink device=sim-dac')
+    sink = p.get_by_name('sink')
+    rec = Recorder(sink.get_static_pad('sink'))
+    expect_eos(wait_end(p))
+    st = stats_of(sink)
+    stop(p)
+
+    check(rec.n == n, f'{rec.n} buffers reached the sink, {n} expected')
+    check(rec.n_dmabuf == n, f'only {rec.n_dmabuf} of {n} buffers were '
+          'DMABUF memory: the pool was not used')
+    check_played(rec.all_bytes(), 'pool')
+    check(st['io-mode'] == 'dmabuf', f'stats io-mode {st["io-mode"]}')
+    check(st['bytes-copied'] == 0, f'bytes-copied {st["bytes-copied"]} '
+          'with the pool')
+    check(st['dmabuf-imports'] == 0, 'pool buffers counted as imports')
+    check(st['buffers'] == n and st['bytes'] == n * spb * SAMPLE,
+          f'stats buffers/bytes {st["buffers"]}/{st["bytes"]}')
+
+
+def case_import():
+    """iiosrc DMABUFs go to the DAC untouched: the DAC plays the ADC ramp,
+    every buffer is an import, no byte is copied on either side."""
+    reset_dac()
+    k, block = 32, 4096
+    p = Gst.parse_launch(
+        f'iiosrc name=src device=sim-adc channels=voltage0,voltage1 '
+        f'io-mode=dmabuf buffer-size={block} blocks=16 num-buffers={k} '
+        f'! iiosink name=sink device=sim-dac io-mode=dmabuf')
+    src, sink = p.get_by_name('src'), p.get_by_name('sink')
+    rec = Recorder(sink.get_static_pad('sink'), keep_data=False)
+    expect_eos(wait_end(p))
+    st, sst = stats_of(sink), stats_of(src)
+    stop(p)
+
+    check(rec.n == k and rec.n_dmabuf == k,
+          f'{rec.n_dmabuf} of {rec.n} buffers were DMABUF, {k} expected')
+    check(sst['overruns'] == 0, f'the ADC overran ({sst["overruns"]}): the '
+          'ramp has gaps, cannot compare')
+    check_played(ramp_bytes(k * block), 'import')
+    check(st['dmabuf-imports'] == k,
+          f'dmabuf-imports {st["dmabuf-imports"]}, {k} expected')
+    check(st['bytes-copied'] == 0 and sst['bytes-copied'] == 0,
+          f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
+    check(st['io-mode'] == 'dmabuf' and sst['io-mode'] == 'dmabuf',
+          'io-mode is not dmabuf on both')
+
+
+def case_appsrc():
+    """System memory: one copy per byte, partial last block played at EOS,
+    data exact."""
+    reset_dac()
+    rng = random.Random(4)
+    chunks = random_chunks(rng, 60, 3000)
+    data = b''.join(chunks)
+    p, src, sink = appsrc_pipeline('buffer-size=4096')
+    push_all(src, chunks)
+    expect_eos(wait_end(p))
+    st = stats_of(sink)
+    stop(p)
+
+    check(len(data) % (4096 * SAMPLE) != 0, 'test data is whole blocks')
+    check_played(data, 'appsrc')
+    check(st['io-mode'] == 'dmabuf', f'io-mode {st["io-mode"]}')
+    check(st['bytes-copied'] == len(data), f'bytes-copied '
+          f'{st["bytes-copied"]}, {len(data)} sent: not one copy per byte')
+    check(st['buffers'] == len(chunks) and st['dmabuf-imports'] == 0,
+          f'buffers {st["buffers"]} imports {st["dmabuf-imports"]}')
+
+
+def copy_case(sink_props, what, n_blocks=None):
+    reset_dac()
+    rng = random.Random(5)
+    if n_blocks:                # whole blocks of buffer-size=4096
+        data = rng.randbytes(n_blocks * 4096 * SAMPLE)
+        chunks = [data[i:i + 5000 * SAMPLE]
+                  for i in range(0, len(data), 5000 * SAMPLE)]
+    else:
+        chunks = random_chunks(rng, 50, 3000)
+        data = b''.join(chunks)
+    p, src, sink = appsrc_pipeline(f'io-mode=copy buffer-size=4096 {sink_props}')
+    push_all(src, chunks)
+    expect_eos(wait_end(p))
+    st = stats_of(sink)
+    stop(p)
+
+    check(st['io-mode'] == 'copy', f'{what}: io-mode {st["io-mode"]}')
+    check_played(data, what)
+
+
+def case_copy():
+    """io-mode=copy on the local context: exact after EOS (drained)."""
+    copy_case('', 'copy')
+
+
+def wait_port(port, proc):
+    for _ in range(200):
+        check(proc.poll() is None, f'iiod exited with {proc.returncode}')
+        with socket.socket() as s:
+            if s.connect_ex(('127.0.0.1', port)) == 0:
+                return
+        time.sleep(0.05)
+    raise Failure(f'iiod does not listen on port {port}')
+
+
+def case_iiod():
+    """uri=ip:127.0.0.1 through iiod: exact after EOS."""
+    proc = subprocess.Popen(['iiod'], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(30431, proc)
+        copy_case('uri=ip:127.0.0.1', 'iiod', n_blocks=24)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def wait_consumed(at_least):
+    deadline = time.monotonic() + BOUND_S
+    while int(dac_attr('samples_consumed')) < at_least:
+        check(time.monotonic() < deadline, f'the DAC did not reach '
+              f'{at_least} samples within {BOUND_S} s')
+        time.sleep(0.02)
+
+
+def check_cyclic(first, what):
+    consumed, checksum = dac_played()
+    n = len(first) // SAMPLE
+    check(consumed % n == 0, f'{what}: {consumed} samples played, not a '
+          f'multiple of the {n}-sample first buffer')
+    h = FNV_OFFSET
+    for _ in range(consumed // n):
+        h = fnv1a64(first, h)
+    check(checksum == h, f'{what}: the DAC did not play the first buffer '
+          f'{consumed // n} times over (checksum 0x{checksum:016x})')
+
+
+def case_cyclic():
+    """cyclic=true, pool and copy paths: the DAC plays the first buffer
+    over and over until stop, and nothing else."""
+    rate, n = 100000, 1000
+    reset_dac(rate)
+    p = Gst.parse_launch(
+        f'audiotestsrc num-buffers=4 samplesperbuffer={n} freq=3000 '
+        f'! {DAC_CAPS.format(rate=rate)} ! iiosink name=sink device=sim-dac '
+        'cyclic=true')
+    rec = Recorder(p.get_by_name('sink').get_static_pad('sink'))
+    expect_eos(wait_end(p))
+    wait_consumed(5 * n)
+    stop(p)
+    check_cyclic(rec.data[0], 'cyclic pool')
+
+    rng = random.Random(6)
+    chunks = [rng.randbytes(n * SAMPLE) for _ in range(3)]
+    p, src, sink = appsrc_pipeline('cyclic=true', rate=rate)
+    push_all(src, chunks)
+    expect_eos(wait_end(p))
+    wait_consumed(5 * n)
+    st = stats_of(sink)
+    stop(p)
+    check_cyclic(chunks[0], 'cyclic copy')
+    check(st['bytes-copied'] == len(chunks[0]), 'cyclic copy: '
+          f'bytes-copied {st["bytes-copied"]}, only the first buffer counts')
+    reset_dac()
+
+
+def caps_error(caps, want):
+    reset_dac()
+    p = Gst.parse_launch(f'audiotestsrc num-buffers=3 ! {caps} ! '
+                         'iiosink name=sink device=sim-dac')
+    src, err, debug = error_of(wait_end(p))
+    stop(p)
+    check(src == 'sink', f'{caps}: the first error came from {src}, not '
+          f'iiosink: {err.message}')
+    check(err.matches(Gst.CoreError.quark(), Gst.CoreError.NEGOTIATION),
+          f'{caps}: not a negotiation error: {err.message}')
+    for w in want:
+        check(w in err.message, f'{caps}: "{w}" not in "{err.message}"')
+
+
+def case_caps():
+    """Caps that do not match the DAC: a not-negotiated error from the
+    sink that says what the device expects."""
+    expects = 'expects 2 channels of S16LE'
+    caps_error('audio/x-raw,format=S16LE,channels=3,rate=1000000',
+               [expects, 'got 3 channels'])
+    caps_error('audio/x-raw,format=S32LE,channels=2,rate=1000000',
+               [expects, 'got 2 channels of S32LE'])
+
+
+def stall_error(launch, feed=None):
+    set_dac_attr('fault', 'stall')
+    p = Gst.parse_launch(launch)
+    if feed:
+        feed(p.get_by_name('src'))
+    src, err, debug = error_of(wait_end(p))
+    t0 = time.monotonic()
+    stop(p)
+    set_dac_attr('fault', 'none')
+    check(src == 'sink', f'stall: the first error came from {src}: '
+          f'{err.message}')
+    want = 'Timed out after 700 ms waiting for sim-dac'
+    check(want in err.message, f'stall: "{want}" not in "{err.message}"')
+    return time.monotonic() - t0
+
+
+def case_stall():
+    """fault=stall with timeout: an error from the sink, then NULL."""
+    reset_dac()
+    stall_error('audiotestsrc num-buffers=100 ! '
+                f'{DAC_CAPS.format(rate=RATE)} ! iiosink name=sink '
+                'device=sim-dac timeout=700')
+    rng = random.Random(7)
+    chunks = random_chunks(rng, 40, 4096)
+    stall_error(f'appsrc name=src format=time max-bytes=0 '
+                f'caps="{DAC_CAPS.format(rate=RATE)}" ! iiosink name=sink '
+                'device=sim-dac timeout=700',
+                feed=lambda src: push_all(src, chunks))
+
+
+def process_usage():
+    fds = len(os.listdir('/proc/self/fd'))
+    with open('/proc/self/maps') as f:
+        maps = sum(1 for _ in f)
+    with open('/proc/self/status') as f:
+        rss = next(int(line.split()[1]) for line in f
+                   if line.startswith('VmRSS:'))
+    return fds, maps, rss
+
+
+def case_cycles():
+    """200 NULL->PLAYING->NULL cycles, half to EOS, half stopped while
+    playing: no fd, mapping or memory growth."""
+    reset_dac()
+    p = Gst.parse_launch(
+        f'audiotestsrc name=src num-buffers=6 samplesperbuffer=2048 '
+        f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink device=sim-dac '
+        'buffer-size=2048')
+    bus = p.get_bus()
+
+    def cycle(i):
+        p.get_by_name('src').set_property('num-buffers', 6 if i % 2 else -1)
+        p.set_state(Gst.State.PLAYING)
+        if i % 2:
+            expect_eos(wait_end(p))
+        else:
+            check(p.get_state(BOUND_S * Gst.SECOND)[0] ==
+                  Gst.StateChangeReturn.SUCCESS, 'PLAYING')
+            msg = bus.pop_filtered(Gst.MessageType.ERROR)
+            check(msg is None, f'error: {msg and msg.parse_error()[0].message}')
+        stop(p)
+
+    for i in range(10):         # warm up: registry, GLib caches
+        cycle(i)
+    before = process_usage()
+    for i in range(200):
+        cycle(i)
+    after = process_usage()
+    check(after[0] == before[0], f'fds grew from {before[0]} to {after[0]}')
+    check(after[1] == before[1], f'mappings grew from {before[1]} to '
+          f'{after[1]}')
+    check(after[2] - before[2] < 4096, f'RSS grew by {after[2] - before[2]} '
+          'KiB over 200 cycles')
+
+
+CASES = {name[5:]: fn for name, fn in sorted(globals().items())
+         if name.startswith('case_')}
+
+
+def main(argv):
+    names = argv[1:] or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        print(f'unknown case(s) {unknown}; valid: {", ".join(CASES)}',
+              file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        t0 = time.monotonic()
+        try:
+            CASES[name]()
+            print(f'ok   {name} ({time.monotonic() - t0:.1f} s)', flush=True)
+        except Failure as e:
+            failed += 1
+            print(f'FAIL {name}: {e}', flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
