@@ -106,8 +106,8 @@ install_device_properties (GObjectClass * klass, gboolean input)
       "libiio context: local: (this machine), ip:HOST (iiod on a network "
       "board), usb:[BUS.DEV.INTF] or xml:FILE", GST_IIO_DEFAULT_URI);
   install_string (klass, GST_IIO_PROP_DEVICE, "device", "Device",
-      input ? "IIO device: id (iio:device0), name (e.g. ad9361-phy) or label."
-      " Default: the only device with input scan channels (an error lists "
+      input ? "IIO device: id (iio:device0), name (e.g. cf-ad9361-lpc) or "
+      "label. Default: the only device with input scan channels (an error lists "
       "them when there are several)" :
       "IIO device: id (iio:device0), name (e.g. cf-ad9361-dds-core-lpc) or "
       "label. Default: the only device with output scan channels (an error "
