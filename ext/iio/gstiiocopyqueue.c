@@ -100,6 +100,23 @@ dev_name (GstIioCopyQueue * self)
   return gst_iio_device_get_display_name (device);
 }
 
+/* An unplugged device's fileio read()/write() never wakes poll(): libiio
+ * times out. Locally, the sysfs directory tells whether it is gone. */
+static gboolean
+set_gone_error (GstIioCopyQueue * self, const gchar * call, GError ** error)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+  const gchar *sysfs = gst_iio_device_get_sysfs_path (device);
+
+  if (!sysfs || g_file_test (sysfs, G_FILE_TEST_EXISTS))
+    return FALSE;
+  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+      "Device %s disappeared (%s timed out after %d ms and %s is gone)",
+      dev_name (self), call, config_of (self)->timeout_ms, sysfs);
+
+  return TRUE;
+}
+
 /* A libiio call failed with errno @err: the queue error users read. */
 static void
 set_io_error (GstIioCopyQueue * self, const gchar * call, gint err,
@@ -108,6 +125,8 @@ set_io_error (GstIioCopyQueue * self, const gchar * call, gint err,
   GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
   gint timeout_ms = config_of (self)->timeout_ms;
 
+  if (err == ETIMEDOUT && set_gone_error (self, call, error))
+    return;
   if (err == ETIMEDOUT && self->input)
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
         "Timed out after %d ms waiting for a block from %s", timeout_ms,
