@@ -20,8 +20,19 @@ IIOD_PID=
 passed=0
 failed=0
 
+# iiod 0.24 takes tens of seconds to exit on SIGTERM: give it 2 s, then KILL
+stop_iiod() {
+  [ -n "$IIOD_PID" ] || return 0
+  kill "$IIOD_PID" 2>/dev/null
+  n=0
+  while kill -0 "$IIOD_PID" 2>/dev/null && [ $n -lt 20 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -KILL "$IIOD_PID" 2>/dev/null
+  wait "$IIOD_PID" 2>/dev/null
+  IIOD_PID=
+}
+
 cleanup() {
-  if [ -n "$IIOD_PID" ]; then kill "$IIOD_PID" 2>/dev/null; wait "$IIOD_PID" 2>/dev/null; fi
+  stop_iiod
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -87,9 +98,7 @@ case_readdev_iiod() {
     sleep 0.1
   done
   readdev readdev-iiod ip:127.0.0.1
-  kill "$IIOD_PID" 2>/dev/null
-  wait "$IIOD_PID" 2>/dev/null
-  IIOD_PID=
+  stop_iiod
 }
 
 for c in "$@"; do

@@ -840,8 +840,10 @@ out:
 /* ---- pacing, overruns, faults ----------------------------------------------------- */
 
 /*
- * sim-adc at 100 kHz for about 0.5 s: the sample index at the last
- * completion must match the time elapsed since enable (+-20%: TCG is noisy).
+ * sim-adc at 100 kHz for about 0.5 s: the sample index reached at a
+ * completion must match the time elapsed since enable (+-20%: TCG is
+ * noisy). A completion is seen late, never early, so the best estimate is
+ * the highest rate over all completions.
  */
 static int
 case_pacing (void)
@@ -851,7 +853,7 @@ case_pacing (void)
   Dev d;
   Dmabuf b[8];
   uint64_t end = 0;
-  double t0, t = 0, expect;
+  double t0, t = 0, best = 0;
   int i, ret = -1;
 
   for (i = 0; i < 8; i++)
@@ -873,15 +875,15 @@ case_pacing (void)
       goto out;
     t = now_s ();
     end = ramp_start (cur->map, end) + len;
+    if (end / (t - t0) > best)
+      best = end / (t - t0);
     if (enqueue (&d, cur, bytes, false))
       goto out;
   }
-  expect = rate * (t - t0);
-  printf ("pacing: %llu sets in %.3f s = %.0f Hz (set %u Hz)\n",
-      (unsigned long long) end, t - t0, end / (t - t0), rate);
-  if (end < 0.8 * expect || end > 1.2 * expect) {
-    fail ("sim-adc at %u Hz reached sample %llu after %.3f s, expected "
-        "%.0f +-20%%", rate, (unsigned long long) end, t - t0, expect);
+  printf ("pacing: %llu sets in %.3f s, best %.0f Hz (set %u Hz)\n",
+      (unsigned long long) end, t - t0, best, rate);
+  if (best < 0.8 * rate || best > 1.2 * rate) {
+    fail ("sim-adc set to %u Hz ran at %.0f Hz (+-20%% allowed)", rate, best);
     goto out;
   }
   ret = 0;
@@ -895,12 +897,12 @@ out:
 /*
  * A enqueued before enable starts at 0; B is enqueued 50 ms after A
  * completed, so the samples in between are lost: B's start - A's end must
- * equal overruns. C (1 s long) keeps the queue busy while overruns is read.
+ * equal overruns. C (10 s long) keeps the queue busy while overruns is read.
  */
 static int
 case_overruns (void)
 {
-  const size_t len = 1000, bytes = len * ADC_BPD, clen = 100000;
+  const size_t len = 1000, bytes = len * ADC_BPD, clen = 1000000;
   Dev d;
   Dmabuf a = { .fd = -1 }, b = { .fd = -1 }, c = { .fd = -1 };
   uint64_t overruns, bstart;
@@ -938,7 +940,10 @@ out:
   return ret;
 }
 
-/* fault=error: the next block's fence signals an error (-EINTR in 6.12). */
+/*
+ * fault=error: the next block's fence signals an error (-EINTR in 6.12).
+ * At 1 kHz a block lasts 1 s: its sync_file is exported long before.
+ */
 static int
 case_fault_error (void)
 {
@@ -948,7 +953,7 @@ case_fault_error (void)
   int sa = -1, sb = -1, st, ret = -1;
   char fault[32];
 
-  if (dev_open (&d, "sim-adc", ADC_CHANS, 4096, 10000)
+  if (dev_open (&d, "sim-adc", ADC_CHANS, 4096, 1000)
       || dmabuf_alloc_heap (&a, bytes) || dmabuf_alloc_heap (&b, bytes)
       || attach (&d, &a) || attach (&d, &b) || dev_enable (&d, true)
       || dev_set (&d, "fault", "error") || enqueue (&d, &a, bytes, false)
@@ -984,6 +989,54 @@ out:
   return ret;
 }
 
+/* fault=error on sim-dac: the block fails unconsumed, the next one plays. */
+static int
+case_dac_fault_error (void)
+{
+  const size_t len = 1000, bytes = len * DAC_BPD;
+  uint32_t state = 9;
+  Dev d;
+  Dmabuf a = { .fd = -1 }, b = { .fd = -1 };
+  int sa = -1, sb = -1, st, ret = -1;
+
+  if (dev_open (&d, "sim-dac", 2, 4096, 1000)
+      || dmabuf_alloc_heap (&a, bytes) || dmabuf_alloc_heap (&b, bytes)
+      || attach (&d, &a) || attach (&d, &b))
+    goto out;
+  pattern_fill (a.map, bytes, &state);
+  pattern_fill (b.map, bytes, &state);
+  if (dev_enable (&d, true) || dev_set (&d, "fault", "error")
+      || enqueue (&d, &a, bytes, false) || (sa = export_fence (&a, false)) < 0
+      || enqueue (&d, &b, bytes, false) || (sb = export_fence (&b, false)) < 0)
+    goto out;
+  st = fence_wait_status (sa, WAIT_MS);
+  if (st == -1000)
+    goto out;
+  if (st >= 0) {
+    fail ("fault=error: the output block's fence status is %d, expected an "
+        "error", st);
+    goto out;
+  }
+  st = fence_wait_status (sb, WAIT_MS);
+  if (st == -1000)
+    goto out;
+  if (st != 1) {
+    fail ("the block after the failed one: fence status %d, expected 1", st);
+    goto out;
+  }
+  /* only B was consumed */
+  ret = dac_check (&d, len, fnv1a (FNV_OFFSET, b.map, bytes));
+out:
+  if (sa >= 0)
+    close (sa);
+  if (sb >= 0)
+    close (sb);
+  dev_close (&d);
+  dmabuf_free (&a);
+  dmabuf_free (&b);
+  return ret;
+}
+
 /*
  * fault=stall: nothing completes; back to none, the block completes and
  * starts where the clock is (overruns = the samples skipped meanwhile).
@@ -991,7 +1044,7 @@ out:
 static int
 case_fault_stall (void)
 {
-  const size_t len = 100, bytes = len * ADC_BPD, blen = 10000;
+  const size_t len = 100, bytes = len * ADC_BPD, blen = 100000;
   Dev d;
   Dmabuf a = { .fd = -1 }, b = { .fd = -1 };
   uint64_t overruns, start;
@@ -1333,6 +1386,7 @@ static const Case cases[] = {
   {"pacing", case_pacing},
   {"overruns", case_overruns},
   {"fault-error", case_fault_error},
+  {"dac-fault-error", case_dac_fault_error},
   {"fault-stall", case_fault_stall},
   {"kfifo-eperm", case_kfifo_eperm},
   {"kfifo-read", case_kfifo_read},
