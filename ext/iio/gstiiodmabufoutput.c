@@ -91,6 +91,7 @@ struct _GstIioDmabufOutput
   GMutex lock;
   GQueue inflight;              /* Entry *, oldest first */
   gboolean flushing;
+  gboolean discard_pending;     /* a flush began: drop the partial block */
 
   /* Under imports_lock. */
   GHashTable *imports;          /* &ino -> Import * */
@@ -401,6 +402,25 @@ enqueue_buffer (GstIioDmabufOutput * self, GstBuffer * buffer,
 
 /* ---- the copy path into our own blocks ---- */
 
+static void drop_pending (GstIioDmabufOutput * self);
+
+/* Streaming thread: after a flush, the partly filled block holds data
+ * from before it. */
+static void
+discard_after_flush (GstIioDmabufOutput * self)
+{
+  gboolean discard;
+
+  g_mutex_lock (&self->lock);
+  discard = self->discard_pending && !self->flushing;
+  if (discard)
+    self->discard_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  if (discard)
+    drop_pending (self);
+}
+
 static GstFlowReturn
 open_pending (GstIioDmabufOutput * self, GError ** error)
 {
@@ -429,17 +449,19 @@ drop_pending (GstIioDmabufOutput * self)
 {
   if (self->pending == NULL)
     return;
+  GST_DEBUG_OBJECT (self, "dropping %" G_GSIZE_FORMAT " copied bytes not "
+      "queued yet", self->pending_fill);
   gst_memory_unmap (self->pending, &self->pending_map);
   g_clear_pointer (&self->pending, gst_memory_unref);
   self->pending_fill = 0;
 }
 
-/* Hands the block being filled to the device, full or not. */
+/* Hands the block being filled to the device, full or not. Kept if
+ * there is no room yet (flushing, error). */
 static GstFlowReturn
 submit_pending (GstIioDmabufOutput * self, GError ** error)
 {
   GstMemory *mem = self->pending;
-  gsize bytes = self->pending_fill;
   GstBuffer *buffer;
   GstFlowReturn ret;
   guint64 ino;
@@ -447,17 +469,19 @@ submit_pending (GstIioDmabufOutput * self, GError ** error)
 
   if (mem == NULL)
     return GST_FLOW_OK;
-  gst_memory_unmap (mem, &self->pending_map);
-  self->pending = NULL;
-  self->pending_fill = 0;
-
-  buffer = gst_buffer_new ();
-  gst_buffer_append_memory (buffer, mem);
   fd = gst_dmabuf_memory_get_fd (mem);
   ino = dmabuf_ino (fd);
   ret = make_room (self, ino, error);
-  if (ret == GST_FLOW_OK && !enqueue (self, buffer, fd, ino, bytes, error))
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  gst_memory_unmap (mem, &self->pending_map);
+  buffer = gst_buffer_new ();
+  gst_buffer_append_memory (buffer, mem);
+  if (!enqueue (self, buffer, fd, ino, self->pending_fill, error))
     ret = GST_FLOW_ERROR;
+  self->pending = NULL;
+  self->pending_fill = 0;
   /* The entry holds its own reference; on failure the block is free. */
   gst_buffer_unref (buffer);
 
@@ -758,6 +782,7 @@ gst_iio_dmabuf_output_render (GstIioQueue * queue, GstBuffer * buffer,
   if (size == 0)
     return GST_FLOW_OK;
 
+  discard_after_flush (self);
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
   return render_buffer (self, buffer, error);
 }
@@ -772,6 +797,7 @@ gst_iio_dmabuf_output_drain (GstIioQueue * queue, GError ** error)
 
   if (self->cyclic_queued)
     return TRUE;
+  discard_after_flush (self);
   ret = submit_pending (self, error);
   while (ret == GST_FLOW_OK)
     ret = retire_oldest (self, error);
@@ -788,6 +814,8 @@ gst_iio_dmabuf_output_set_flushing (GstIioQueue * queue, gboolean flushing)
 
   g_mutex_lock (&self->lock);
   self->flushing = flushing;
+  if (flushing)
+    self->discard_pending = TRUE;
   g_mutex_unlock (&self->lock);
 
   if (flushing)
@@ -955,6 +983,7 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
   self->n_enqueued = 0;
   self->cyclic_queued = self->cyclic_drop_logged = FALSE;
   gst_iio_dmabuf_output_set_flushing (queue, FALSE);
+  self->discard_pending = FALSE;
 
   self->exporter = open_exporter (self, error);
   if (self->exporter == NULL)

@@ -49,6 +49,7 @@ struct _GstIioSink
   /* Properties, device and queue; see gstiiocommon.h for the locking. */
   GstIioCommon common;
   gboolean cyclic;              /* object lock */
+  gboolean unlocked;            /* object lock: unlock() cancelled waits */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -225,6 +226,10 @@ gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
     return ret;
 
   if (gst_iio_queue_drain (self->common.queue, &error)) {
+    /* A flush may have cut the drain short: no EOS then. The preroll
+     * lock, held here, guards the flushing field. */
+    if (sink->flushing)
+      return GST_FLOW_FLUSHING;
     GST_DEBUG_OBJECT (self, "drained: the device played everything");
     return GST_FLOW_OK;
   }
@@ -232,15 +237,40 @@ gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
   return post_flow_error (self, error, "draining at EOS");
 }
 
+/* A pause (PLAYING to PAUSED, staying there) does not interrupt render:
+ * the device keeps playing what is queued, so a wait ends within a block
+ * (or the timeout), and an interrupted render could not resume a buffer
+ * it had half copied. Flushes and stops (READY, NULL) interrupt. */
+static gboolean
+is_pausing (GstIioSink * self)
+{
+  gboolean pausing;
+
+  GST_OBJECT_LOCK (self);
+  pausing = GST_STATE (self) == GST_STATE_PLAYING
+      && GST_STATE_NEXT (self) == GST_STATE_PAUSED
+      && GST_STATE_TARGET (self) == GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK (self);
+
+  return pausing;
+}
+
 static gboolean
 gst_iio_sink_unlock (GstBaseSink * sink)
 {
-  GstIioQueue *queue = get_queue (GST_IIO_SINK (sink));
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GstIioQueue *queue;
 
+  if (is_pausing (self))
+    return TRUE;
+  queue = get_queue (self);
   if (queue) {
     gst_iio_queue_set_flushing (queue, TRUE);
     gst_object_unref (queue);
   }
+  GST_OBJECT_LOCK (self);
+  self->unlocked = TRUE;
+  GST_OBJECT_UNLOCK (self);
 
   return TRUE;
 }
@@ -248,8 +278,18 @@ gst_iio_sink_unlock (GstBaseSink * sink)
 static gboolean
 gst_iio_sink_unlock_stop (GstBaseSink * sink)
 {
-  GstIioQueue *queue = get_queue (GST_IIO_SINK (sink));
+  GstIioSink *self = GST_IIO_SINK (sink);
+  GstIioQueue *queue;
+  gboolean unlocked;
 
+  GST_OBJECT_LOCK (self);
+  unlocked = self->unlocked;
+  self->unlocked = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  if (!unlocked)
+    return TRUE;
+
+  queue = get_queue (self);
   if (queue) {
     gst_iio_queue_set_flushing (queue, FALSE);
     gst_object_unref (queue);
@@ -271,14 +311,16 @@ on_async_error (const GError * error, gpointer user_data)
       "waiting for a DMA block for upstream");
 }
 
+/* READY to PAUSED, before the parent's: caps and allocation queries
+ * during preroll need the device's queue. */
 static gboolean
-gst_iio_sink_start (GstBaseSink * sink)
+gst_iio_sink_start_queue (GstIioSink * self)
 {
-  GstIioSink *self = GST_IIO_SINK (sink);
   gboolean cyclic;
 
   GST_OBJECT_LOCK (self);
   cyclic = self->cyclic;
+  self->unlocked = FALSE;
   GST_OBJECT_UNLOCK (self);
 
   if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
@@ -291,17 +333,15 @@ gst_iio_sink_start (GstBaseSink * sink)
   return TRUE;
 }
 
-static gboolean
-gst_iio_sink_stop (GstBaseSink * sink)
+/* PAUSED to READY, after the parent's (the streaming thread is out):
+ * without EOS this drops what the device has not played. */
+static void
+gst_iio_sink_stop_queue (GstIioSink * self)
 {
-  GstIioSink *self = GST_IIO_SINK (sink);
-
   if (GST_IS_IIO_DMABUF_OUTPUT (self->common.queue))
     gst_iio_dmabuf_output_set_error_func (GST_IIO_DMABUF_OUTPUT
         (self->common.queue), NULL, NULL);
   gst_iio_common_stop (&self->common);
-
-  return TRUE;
 }
 
 static GstStateChangeReturn
@@ -310,14 +350,37 @@ gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
   GstIioSink *self = GST_IIO_SINK (element);
   GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY
-      && !gst_iio_common_open (&self->common))
-    return GST_STATE_CHANGE_FAILURE;
+  /* Device and queue follow iiosrc's lifetime (not GstBaseSink's
+   * start/stop at NULL<->READY): opened in READY, streaming from PAUSED. */
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_iio_common_open (&self->common))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_iio_sink_start_queue (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    gst_iio_common_close (&self->common);
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_iio_sink_stop_queue (self);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_iio_common_close (&self->common);
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (ret == GST_STATE_CHANGE_FAILURE)
+        gst_iio_sink_stop_queue (self);
+      break;
+    default:
+      break;
+  }
 
   return ret;
 }
@@ -411,8 +474,6 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
   sink_class->wait_event = gst_iio_sink_wait_event;
   sink_class->unlock = gst_iio_sink_unlock;
   sink_class->unlock_stop = gst_iio_sink_unlock_stop;
-  sink_class->start = gst_iio_sink_start;
-  sink_class->stop = gst_iio_sink_stop;
 
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
 }
