@@ -37,6 +37,7 @@ t "grep -q \"^iio_sim \" /proc/modules" "iio-sim loaded"
 t "echo x > /tmp/gst-iio-selftest-$HOST_PID && [ \"\$(cat /tmp/gst-iio-selftest-$HOST_PID)\" = x ]" "/tmp is writable"
 t "! touch /usr/gst-iio-selftest 2>/dev/null" "the host root is read-only"
 t "[ -d /proc/self ] && [ -d /sys/bus/iio ]" "/proc and /sys are mounted"
+t "grep -q \" /dev/shm tmpfs \" /proc/mounts && grep -q \" /dev/pts devpts \" /proc/mounts" "/dev/shm and /dev/pts are mounted"
 printf "%s\0" "$@"
 printf "\000\001\r\n\377"
 echo to-stderr >&2
@@ -55,7 +56,7 @@ check() { if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; fail=1; fi; }
 check '[ "$rc" = 7 ]' "the command's exit code is returned (got $rc)"
 check '[ -f "$WORK/report" ]' "the guest wrote into the build dir at its host path"
 check '! grep -q "^FAIL" "$WORK/report" 2>/dev/null' "every guest-side check passed"
-check '[ "$(grep -c "^ok" "$WORK/report" 2>/dev/null)" = 16 ]' "16 guest-side checks ran"
+check '[ "$(grep -c "^ok" "$WORK/report" 2>/dev/null)" = 17 ]' "17 guest-side checks ran"
 expected=$( { printf '%s\0' 'a b' "it's" '$HOME' $'new\nline' '' '*'; printf '\000\001\r\n\377'; } | od -An -tx1 | tr -d ' \n')
 got=$(od -An -tx1 < "$WORK/stdout" | tr -d ' \n')
 check '[ "$got" = "$expected" ]' "stdout is byte-exact: the arguments with quoting intact, then binary bytes"
