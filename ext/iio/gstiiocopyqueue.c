@@ -16,13 +16,13 @@
  * data). So before destroying, drain() waits until the kernel buffer is
  * idle again, read from the buffer's data_available attribute: a DMA
  * buffer's counts free fileio blocks (all of them when idle), a kfifo's
- * the samples still queued (0 when idle). Locally the idle value is read
- * right after the buffer is created, so both kinds are exact. Through iiod
- * (ip:, usb:) the server creates its buffer later, so the idle value is
- * that of a DMA buffer (2 x fileio block, from buffer/length); if it never
- * shows (kfifo), the wait ends after the duration of the queued samples at
- * the device's rate plus a margin. Bounded by the timeout, interrupted by
- * set_flushing(TRUE).
+ * the samples still queued (0 when idle). The idle value is read right
+ * after the buffer is created, before anything is pushed, so both kinds
+ * are exact; through iiod (ip:, usb:) too, since iiod answers OPEN once
+ * its own buffer is enabled and answers a write once it has pushed the
+ * data into the kernel. Without data_available (an old kernel), the wait
+ * is the duration of two blocks at the device's rate plus a margin.
+ * Bounded by twice the timeout, interrupted by set_flushing(TRUE).
  *
  * Cyclic output: libiio supports it only with ADI's high-speed block API;
  * on mainline kernels (and iiod on them) creating a cyclic buffer fails
@@ -54,7 +54,6 @@ struct _GstIioCopyQueue
   struct iio_device *dev;       /* owned by the GstIioDevice */
   struct iio_context *ctx;
   gboolean input;
-  gboolean local;
   gsize block_bytes;
   guint rate;                   /* Hz, 0 if unknown: bounds the drain */
 
@@ -64,7 +63,7 @@ struct _GstIioCopyQueue
   gsize fill;                   /* output: bytes in buf not pushed yet */
   gboolean unplayed;            /* output: pushed since the last drain */
   gboolean discont;             /* input: samples lost before next block */
-  gint64 idle_available;        /* output, local: data_available idle */
+  gint64 idle_available;        /* output: data_available when idle */
   GstBufferPool *pool;          /* input */
   GThread *repeat_thread;       /* cyclic output without kernel support */
 
@@ -247,9 +246,10 @@ create_buffer (GstIioCopyQueue * self, guint samples, gboolean cyclic,
     return FALSE;
   }
   publish_buffer (self, buf, samples);
-  /* Ours, enabled in fileio mode just now: nothing is queued. */
-  self->idle_available = (!self->input && self->local) ?
-      read_buffer_attr (self, "data_available") : -1;
+  /* Enabled in fileio mode just now (iiod too: its OPEN returns once its
+   * own buffer exists), nothing queued yet: the idle value. */
+  self->idle_available = self->input ? -1 :
+      read_buffer_attr (self, "data_available");
   GST_DEBUG_OBJECT (self, "libiio buffer of %u samples (%s), idle "
       "data_available %" G_GINT64_FORMAT, samples, cyclic ? "cyclic" :
       "streaming", self->idle_available);
@@ -481,28 +481,16 @@ drain_bound_ms (GstIioCopyQueue * self)
   return DRAIN_DEFAULT_BOUND_MS;
 }
 
-/* Remote: what data_available says when a DMA buffer of iiod's is idle,
- * both fileio blocks free: 2 x DIV_ROUND_UP (length x sample size, 2). */
-static gint64
-remote_idle_available (GstIioCopyQueue * self)
-{
-  gint64 length = read_buffer_attr (self, "length");
-  gint64 bytes = length * (gint64) config_of (self)->sample_size;
-
-  return length > 0 ? 2 * ((bytes + 1) / 2) : -1;
-}
-
 /* Waits until the kernel played everything pushed (see the top). */
 static gboolean
 wait_played (GstIioCopyQueue * self, GError ** error)
 {
   gint64 start = g_get_monotonic_time (), deadline, now;
-  gint64 idle = self->local ? self->idle_available :
-      remote_idle_available (self);
+  gint64 idle = self->idle_available;
   gint64 avail = -1;
-  /* Only an idle value read from our own buffer is certain; otherwise
-   * the duration of two queued blocks ends the wait. */
-  gboolean exact = self->local && idle >= 0;
+  /* Without data_available, the duration of two queued blocks at the
+   * device's rate ends the wait. */
+  gboolean exact = idle >= 0;
 
   deadline = start + drain_bound_ms (self) * 1000;
   if (!exact && self->rate)
@@ -861,7 +849,6 @@ gst_iio_copy_queue_new (GstIioDevice * device,
   self->dev = gst_iio_device_get_iio (device);
   self->ctx = ctx;
   self->input = config->direction == GST_IIO_DIRECTION_INPUT;
-  self->local = gst_iio_device_is_local (device);
   self->block_bytes = (gsize) config->block_samples * config->sample_size;
 
   return GST_IIO_QUEUE (self);

@@ -128,9 +128,9 @@ GST_START_TEST (test_capture_local)
 
   /* A rate a loaded TCG guest keeps up with without losing samples. */
   capture_ramp (LOCAL, "sim-adc", NULL, all, 4, 4096, 60,
-      "sampling_frequency=100000,waveform=ramp,fault=none");
-  capture_ramp (LOCAL, "sim-adc", "voltage3,voltage1", some, 2, 1000, 100,
-      "sampling_frequency=100000,waveform=ramp,fault=none");
+      "sampling_frequency=50000,waveform=ramp,fault=none");
+  capture_ramp (LOCAL, "sim-adc", "voltage3,voltage1", some, 2, 2000, 50,
+      "sampling_frequency=50000,waveform=ramp,fault=none");
 }
 
 GST_END_TEST;
@@ -140,7 +140,7 @@ GST_START_TEST (test_capture_kfifo)
   static const guint all[] = { 0, 1 };
 
   capture_ramp (LOCAL, "sim-kfifo", NULL, all, 2, 1024, 40,
-      "sampling_frequency=100000");
+      "sampling_frequency=20000");
 }
 
 GST_END_TEST;
@@ -149,8 +149,8 @@ GST_START_TEST (test_capture_remote)
 {
   static const guint all[] = { 0, 1, 2, 3 };
 
-  capture_ramp (REMOTE, "sim-adc", NULL, all, 4, 4096, 60,
-      "sampling_frequency=100000,waveform=ramp,fault=none");
+  capture_ramp (REMOTE, "sim-adc", NULL, all, 4, 4096, 40,
+      "sampling_frequency=50000,waveform=ramp,fault=none");
 }
 
 GST_END_TEST;
