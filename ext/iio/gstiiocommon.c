@@ -321,7 +321,8 @@ is_gst_error_domain (GQuark domain)
 }
 
 void
-gst_iio_common_post_error (GstIioCommon * self, const GError * error,
+gst_iio_common_post_error_full (GstIioCommon * self, const GError * error,
+    const gchar * file, const gchar * function, gint line,
     const gchar * debug_fmt, ...)
 {
   GQuark domain = GST_RESOURCE_ERROR;
@@ -343,7 +344,7 @@ gst_iio_common_post_error (GstIioCommon * self, const GError * error,
   GST_WARNING_OBJECT (self->element, "error: %s (%s)", error->message,
       GST_STR_NULL (debug));
   gst_element_message_full (self->element, GST_MESSAGE_ERROR, domain, code,
-      g_strdup (error->message), debug, __FILE__, GST_FUNCTION, __LINE__);
+      g_strdup (error->message), debug, file, function, line);
 }
 
 static void

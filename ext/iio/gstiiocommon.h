@@ -130,8 +130,13 @@ GstStructure *gst_iio_common_get_stats (GstIioCommon * self);
  * @debug_fmt the debug text. GST_IIO_QUEUE_ERROR codes become
  * GST_RESOURCE_ERROR ones (UNSUPPORTED -> SETTINGS, the rest -> READ for
  * input, WRITE for output); GStreamer domains are kept. */
-void gst_iio_common_post_error (GstIioCommon * self, const GError * error,
-    const gchar * debug_fmt, ...) G_GNUC_PRINTF (3, 4);
+#define gst_iio_common_post_error(self, error, ...) \
+  gst_iio_common_post_error_full (self, error, __FILE__, GST_FUNCTION, \
+      __LINE__, __VA_ARGS__)
+/* The caller's location goes into the message, as with GST_ELEMENT_ERROR. */
+void gst_iio_common_post_error_full (GstIioCommon * self,
+    const GError * error, const gchar * file, const gchar * function,
+    gint line, const gchar * debug_fmt, ...) G_GNUC_PRINTF (6, 7);
 
 /* Duration of @samples at @rate. */
 GstClockTime gst_iio_common_samples_to_time (guint64 samples, guint rate);

@@ -47,8 +47,10 @@ struct _GstIioDmabufInput
 {
   GstIioQueue parent;
 
-  /* Set by start(), cleared by stop() or finalize; the kernel buffer stays
-   * while any block is outstanding after stop. */
+  /* Set by start(), cleared by stop() or finalize. A block downstream
+   * holds after stop needs only its DMABUF (the samples are in it), so
+   * stop closes the kernel buffer at once: the device is free for the
+   * next start while an application still reads old buffers. */
   GstDmabufExporter *exporter;
   GstAllocator *allocator;
   GstIioKernelBuffer *kbuf;
@@ -232,14 +234,13 @@ static void
 release_block (GstIioDmabufInput * self, Block * block)
 {
   GError *error = NULL;
-  gboolean stopped, last;
+  gboolean stopped;
 
   g_mutex_lock (&self->enqueue_lock);
   g_mutex_lock (&self->lock);
   g_warn_if_fail (block->state == BLOCK_OUTSTANDING);
   block->state = BLOCK_FREE;
   self->n_outstanding--;
-  last = self->n_outstanding == 0;
   stopped = self->stopped;
   g_mutex_unlock (&self->lock);
 
@@ -247,9 +248,6 @@ release_block (GstIioDmabufInput * self, Block * block)
     GST_DEBUG_OBJECT (self, "block %u released after stop: freed",
         block->index);
     block_free (self, block);
-    /* The last block is gone: close the buffer fd now. */
-    if (last)
-      gst_clear_object (&self->kbuf);
   } else if (!enqueue_block (self, block, &error)) {
     GST_WARNING_OBJECT (self, "re-enqueue of block %u failed: %s",
         block->index, error->message);
@@ -603,25 +601,40 @@ drain_aborted (GstIioDmabufInput * self)
   }
 }
 
-/* Frees every block downstream does not hold; TRUE if none is held. */
-static gboolean
+/* Frees every block downstream does not hold. The held ones are detached
+ * (their transfers are over) and freed when downstream releases them. */
+static void
 free_idle_blocks (GstIioDmabufInput * self)
 {
-  guint i, n_outstanding;
+  GError *error = NULL;
+  guint i, n_outstanding = 0;
+  Block *block;
 
-  g_mutex_lock (&self->lock);
-  n_outstanding = self->n_outstanding;
-  g_mutex_unlock (&self->lock);
+  /* Under enqueue_lock: no release can change a state meanwhile. */
+  for (i = 0; self->blocks && i < self->n_blocks; i++) {
+    BlockState state;
 
-  for (i = 0; self->blocks && i < self->n_blocks; i++)
-    if (self->blocks[i].state == BLOCK_FREE)
-      block_free (self, &self->blocks[i]);
+    block = &self->blocks[i];
+    g_mutex_lock (&self->lock);
+    state = block->state;
+    g_mutex_unlock (&self->lock);
+
+    if (state != BLOCK_OUTSTANDING) {
+      block_free (self, block);
+      continue;
+    }
+    n_outstanding++;
+    if (block->attached &&
+        !gst_iio_kernel_buffer_detach (self->kbuf, block->fd, &error)) {
+      GST_DEBUG_OBJECT (self, "block %u: %s", block->index, error->message);
+      g_clear_error (&error);
+    }
+    block->attached = FALSE;
+  }
 
   if (n_outstanding > 0)
-    GST_DEBUG_OBJECT (self, "%u blocks still held downstream: the kernel "
-        "buffer stays open until they are released", n_outstanding);
-
-  return n_outstanding == 0;
+    GST_DEBUG_OBJECT (self, "%u blocks still held downstream: freed when "
+        "released", n_outstanding);
 }
 
 static void
@@ -645,8 +658,8 @@ gst_iio_dmabuf_input_stop (GstIioQueue * queue)
   self->enabled = FALSE;
   drain_aborted (self);
   self->last_enqueued = NULL;
-  if (free_idle_blocks (self))
-    gst_clear_object (&self->kbuf);
+  free_idle_blocks (self);
+  gst_clear_object (&self->kbuf);
   g_mutex_unlock (&self->enqueue_lock);
 
   gst_clear_object (&self->exporter);

@@ -113,7 +113,8 @@ def bus_message_text(msg):
 
 
 def pop_error(pipeline, timeout_s=0):
-    """The next ERROR message (waiting up to @timeout_s), or None."""
+    """The next ERROR message (waiting up to @timeout_s), or None. Other
+    messages before it are dropped."""
     bus = pipeline.get_bus()
     msg = bus.timed_pop_filtered(int(timeout_s * Gst.SECOND),
                                  Gst.MessageType.ERROR)
@@ -121,6 +122,7 @@ def pop_error(pipeline, timeout_s=0):
 
 
 def error_text(pipeline):
+    """The text of the next ERROR message; drops the messages before it."""
     msg = pop_error(pipeline)
     return bus_message_text(msg) if msg else "no error message on the bus"
 
@@ -140,8 +142,10 @@ def set_state_bounded(pipeline, state, bound_s=30):
 
 def start(pipeline):
     ret = set_state_bounded(pipeline, Gst.State.PLAYING)
-    check(ret != Gst.StateChangeReturn.FAILURE,
-          "pipeline failed to start: %s" % error_text(pipeline))
+    # error_text() pops (and drops) messages: only when failing
+    if ret == Gst.StateChangeReturn.FAILURE:
+        raise AssertionError("pipeline failed to start: %s"
+                             % error_text(pipeline))
 
 
 def stop(pipeline):
@@ -195,8 +199,9 @@ def pull_blocks(pipeline, n, n_channels, sink="sink", timeout_s=10,
     caps = None
     for i in range(n):
         sample = appsink.emit("try-pull-sample", int(timeout_s * Gst.SECOND))
-        check(sample is not None, "no buffer %d within %d s: %s"
-              % (i, timeout_s, error_text(pipeline)))
+        if sample is None:
+            raise AssertionError("no buffer %d within %d s: %s"
+                                 % (i, timeout_s, error_text(pipeline)))
         if caps is None:
             caps = sample.get_caps()
         block = Block(sample.get_buffer(), n_channels,
