@@ -417,22 +417,26 @@ static void
 set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
     const gchar * format, ...) G_GNUC_PRINTF (4, 5);
 
-/* Sets "device disappeared" when it did, else the error described. */
+/* Sets "device disappeared" when it did (ENODEV from the kernel, or its
+ * sysfs directory is gone), else the error described. */
 static void
 set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
     const gchar * format, ...)
 {
+  GError *err;
   va_list args;
 
-  if (device_gone (self)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
-        "Device %s disappeared", device_name (self));
-    return;
-  }
   va_start (args, format);
-  g_propagate_error (error, g_error_new_valist (GST_IIO_QUEUE_ERROR, code,
-          format, args));
+  err = g_error_new_valist (GST_IIO_QUEUE_ERROR, code, format, args);
   va_end (args);
+
+  if (code == GST_IIO_QUEUE_ERROR_DEVICE_LOST || device_gone (self)) {
+    GST_WARNING_OBJECT (self, "device lost: %s", err->message);
+    g_clear_error (&err);
+    g_set_error (&err, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+        "Device %s disappeared", device_name (self));
+  }
+  g_propagate_error (error, err);
 }
 
 /* The oldest queued block, waiting (bounded) while downstream holds all
@@ -451,20 +455,22 @@ wait_for_queued (GstIioDmabufInput * self, gint timeout_ms, Block ** block,
     else if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
       break;
   }
-  if (self->flushing) {
+  if (self->flushing)
     ret = GST_FLOW_FLUSHING;
-  } else if (self->error) {
-    g_propagate_error (error, g_error_copy (self->error));
+  else if (self->error || g_queue_is_empty (&self->queued))
     ret = GST_FLOW_ERROR;
-  } else if (g_queue_is_empty (&self->queued)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
-        "Timed out after %d ms waiting for a block from %s: all %u blocks "
-        "are held downstream", timeout_ms, device_name (self), self->n_blocks);
-    ret = GST_FLOW_ERROR;
-  } else {
+  else
     *block = g_queue_peek_head (&self->queued);
-  }
   g_mutex_unlock (&self->lock);
+
+  /* The error of a re-enqueue is only set under the lock, never cleared. */
+  if (ret == GST_FLOW_ERROR && self->error)
+    set_lost_or (self, error, self->error->code, "%s", self->error->message);
+  else if (ret == GST_FLOW_ERROR)
+    set_lost_or (self, error, GST_IIO_QUEUE_ERROR_TIMEOUT,
+        "Timed out after %d ms waiting for a block from %s: all %u blocks "
+        "are held downstream", timeout_ms, device_name (self),
+        self->n_blocks);
 
   return ret;
 }

@@ -250,6 +250,49 @@ gst_iio_src_set_caps (GstBaseSrc * src, GstCaps * caps)
   return TRUE;
 }
 
+/* "4 channels of S16LE at 1000000 Hz" from the device's first caps. */
+static gchar *
+describe_device_caps (GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *format = gst_structure_get_string (s, "format");
+  gint channels = 0, rate = 0;
+
+  gst_structure_get_int (s, "channels", &channels);
+  gst_structure_get_int (s, "rate", &rate);
+
+  return g_strdup_printf ("%d channels of %s at %d Hz", channels,
+      format ? format : gst_structure_get_name (s), rate);
+}
+
+/* basesrc only says "not-negotiated": say what the device offers. */
+static gboolean
+gst_iio_src_negotiate (GstBaseSrc * src)
+{
+  GstIioSrc *self = GST_IIO_SRC (src);
+  GstCaps *mine, *peer;
+  gchar *what;
+
+  if (GST_BASE_SRC_CLASS (parent_class)->negotiate (src))
+    return TRUE;
+
+  mine = gst_iio_common_get_device_caps (&self->common);
+  peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src), NULL);
+  if (mine && peer && !gst_caps_can_intersect (mine, peer)) {
+    what = describe_device_caps (mine);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Downstream accepts no format of %s (%s)",
+            gst_iio_device_get_display_name (self->common.device), what),
+        ("the device offers %" GST_PTR_FORMAT "; downstream accepts %"
+            GST_PTR_FORMAT, mine, peer));
+    g_free (what);
+  }
+  gst_clear_caps (&mine);
+  gst_clear_caps (&peer);
+
+  return FALSE;
+}
+
 static gboolean
 gst_iio_src_query (GstBaseSrc * src, GstQuery * query)
 {
@@ -462,6 +505,7 @@ gst_iio_src_class_init (GstIioSrcClass * klass)
   basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_iio_src_unlock_stop);
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_iio_src_get_caps);
   basesrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_iio_src_set_caps);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_iio_src_negotiate);
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_iio_src_query);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_iio_src_create);
 }
