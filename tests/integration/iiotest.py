@@ -296,8 +296,9 @@ class Iiod:
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            check(self.proc.poll() is None, "iiod exited with %s: %s" %
-                  (self.proc.returncode, self.proc.stdout.read()))
+            if self.proc.poll() is not None:   # read() only once it exited
+                raise AssertionError("iiod exited with %s: %s" % (
+                    self.proc.returncode, self.proc.stdout.read()))
             probe = subprocess.run(["iio_info", "-u", "ip:127.0.0.1"],
                                    capture_output=True, timeout=20)
             if probe.returncode == 0:
