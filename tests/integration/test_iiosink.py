@@ -1,30 +1,21 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""iiosink against the simulated DAC (sim-dac) of the test bed.
+"""iiosink against the simulated DAC (sim-dac) of the test bed: the DAC's
+samples_consumed and checksum (FNV-1a 64 of the bytes it played) are
+compared with what was sent.
 
-Run in the guest:  tests/vm/run --build build -- /usr/bin/python3 \\
-    tests/integration/test_iiosink.py [CASE ...]
-Without CASE every case runs. The DAC's samples_consumed and checksum
-(FNV-1a 64 over the bytes it played) are compared with what was sent.
+Usage (in the guest): test_iiosink.py GROUP|CASE ...
+  groups: dmabuf, copy, errors, cycles (meson runs one test bed per group)
 """
-import glob
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
+import traceback
 
-import gi
-
-gi.require_version('Gst', '1.0')
-gi.require_version('GstAllocators', '1.0')
-gi.require_version('GstApp', '1.0')
-from gi.repository import Gst, GstAllocators  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-Gst.init(None)
+from iiotest import (Gst, GstAllocators, Iiod, check, fd_count,
+                     log, np, read_attr, rss_kib, set_state_bounded,
+                     stop, write_attr)
 
 FNV_OFFSET = 0xcbf29ce484222325
 FNV_PRIME = 0x100000001b3
@@ -36,43 +27,17 @@ DAC_CAPS = ('audio/x-raw,format=S16LE,channels=2,rate={rate},'
 BOUND_S = 120                   # no wait in this file is longer
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
 # ---- the device ----
 
-def iio_dir(name):
-    for d in sorted(glob.glob('/sys/bus/iio/devices/iio:device*')):
-        with open(os.path.join(d, 'name')) as f:
-            if f.read().strip() == name:
-                return d
-    raise Failure(f'no IIO device named {name}: is iio-sim loaded?')
-
-
-def dac_attr(attr):
-    with open(os.path.join(iio_dir('sim-dac'), attr)) as f:
-        return f.read().strip()
-
-
-def set_dac_attr(attr, value):
-    with open(os.path.join(iio_dir('sim-dac'), attr), 'w') as f:
-        f.write(str(value))
-
-
 def reset_dac(rate=RATE):
-    set_dac_attr('fault', 'none')
-    set_dac_attr('sampling_frequency', rate)
+    write_attr('sim-dac', 'fault', 'none')
+    write_attr('sim-dac', 'sampling_frequency', rate)
 
 
 def dac_played():
     """(samples consumed, checksum) of the last session."""
-    return int(dac_attr('samples_consumed')), int(dac_attr('checksum'), 16)
+    return (int(read_attr('sim-dac', 'samples_consumed')),
+            int(read_attr('sim-dac', 'checksum'), 16))
 
 
 def fnv1a64(data, h=FNV_OFFSET):
@@ -97,7 +62,7 @@ def wait_end(pipeline, timeout_s=BOUND_S):
     """Plays @pipeline until EOS or an error; returns the message."""
     bus = pipeline.get_bus()
     # A failing state change posts its error message: popped below.
-    pipeline.set_state(Gst.State.PLAYING)
+    set_state_bounded(pipeline, Gst.State.PLAYING)
     msg = bus.timed_pop_filtered(timeout_s * Gst.SECOND,
                                  Gst.MessageType.EOS | Gst.MessageType.ERROR)
     check(msg is not None, f'no EOS nor error within {timeout_s} s')
@@ -114,12 +79,7 @@ def error_of(msg):
 def expect_eos(msg):
     if msg.type == Gst.MessageType.ERROR:
         src, err, debug = error_of(msg)
-        raise Failure(f'error from {src}: {err.message} ({debug})')
-
-
-def stop(pipeline):
-    ret = pipeline.set_state(Gst.State.NULL)
-    check(ret == Gst.StateChangeReturn.SUCCESS, f'set_state(NULL): {ret}')
+        raise AssertionError(f'error from {src}: {err.message} ({debug})')
 
 
 def stats_of(element):
@@ -253,9 +213,7 @@ def case_import():
           f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
     check(st['io-mode'] == 'dmabuf' and sst['io-mode'] == 'dmabuf',
           'io-mode is not dmabuf on both')
-    with open(os.path.join(iio_dir('sim-adc'), 'sampling_frequency'),
-              'w') as f:
-        f.write(str(RATE))
+    write_attr('sim-adc', 'sampling_frequency', RATE)
     reset_dac()
 
 
@@ -321,6 +279,53 @@ def case_restart():
     stop(p)
 
 
+def dmabuf_fds():
+    fds = []
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            target = os.readlink(f'/proc/self/fd/{fd}')
+        except OSError:         # the fd of listdir itself
+            continue
+        if target.startswith(('/dmabuf:', 'anon_inode:dmabuf')):
+            fds.append(fd)
+    return fds
+
+
+def case_lifetime():
+    """Buffers of the sink's DMA pool that the application holds across
+    the pipeline's NULL stay valid and readable; their DMABUFs close when
+    the last reference goes."""
+    reset_dac()
+    held = []
+
+    def keep(pad, info):
+        if len(held) < 2:
+            buf = info.get_buffer()
+            held.append((buf, buf.extract_dup(0, buf.get_size())))
+        return Gst.PadProbeReturn.OK
+
+    p = Gst.parse_launch(
+        f'audiotestsrc num-buffers=8 samplesperbuffer=1024 '
+        f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink device=sim-dac')
+    p.get_by_name('sink').get_static_pad('sink').add_probe(
+        Gst.PadProbeType.BUFFER, keep)
+    expect_eos(wait_end(p))
+    stop(p)
+    del p
+    for i in range(len(held)):
+        check(GstAllocators.is_dmabuf_memory(held[i][0].peek_memory(0)),
+              'the held buffer is not DMA pool memory')
+        check(held[i][0].extract_dup(0, held[i][0].get_size()) == held[i][1],
+              'a held pool buffer changed after the pipeline stopped')
+    before = dmabuf_fds()
+    check(len(before) == 2, f'{len(before)} DMABUF fds open while 2 pool '
+          'buffers are held after stop, 2 expected')
+    held.clear()
+    after = dmabuf_fds()
+    check(not after, f'DMABUF fds {after} still open after the held pool '
+          'buffers were dropped')
+
+
 def copy_case(sink_props, what, n_blocks=None):
     reset_dac()
     rng = random.Random(5)
@@ -347,35 +352,15 @@ def case_copy():
     copy_case('', 'copy')
 
 
-def wait_port(port, proc):
-    for _ in range(200):
-        check(proc.poll() is None, f'iiod exited with {proc.returncode}')
-        with socket.socket() as s:
-            if s.connect_ex(('127.0.0.1', port)) == 0:
-                return
-        time.sleep(0.05)
-    raise Failure(f'iiod does not listen on port {port}')
-
-
 def case_iiod():
     """uri=ip:127.0.0.1 through iiod: exact after EOS."""
-    proc = subprocess.Popen(['iiod'], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_port(30431, proc)
+    with Iiod():
         copy_case('uri=ip:127.0.0.1', 'iiod', n_blocks=24)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def wait_consumed(at_least):
     deadline = time.monotonic() + BOUND_S
-    while int(dac_attr('samples_consumed')) < at_least:
+    while int(read_attr('sim-dac', 'samples_consumed')) < at_least:
         check(time.monotonic() < deadline, f'the DAC did not reach '
               f'{at_least} samples within {BOUND_S} s')
         time.sleep(0.02)
@@ -447,14 +432,14 @@ def case_caps():
 
 
 def stall_error(launch, feed=None):
-    set_dac_attr('fault', 'stall')
+    write_attr('sim-dac', 'fault', 'stall')
     p = Gst.parse_launch(launch)
     if feed:
         feed(p.get_by_name('src'))
     src, err, debug = error_of(wait_end(p))
     t0 = time.monotonic()
     stop(p)
-    set_dac_attr('fault', 'none')
+    write_attr('sim-dac', 'fault', 'none')
     check(src == 'sink', f'stall: the first error came from {src}: '
           f'{err.message}')
     want = 'Timed out after 700 ms waiting for sim-dac'
@@ -477,13 +462,9 @@ def case_stall():
 
 
 def process_usage():
-    fds = len(os.listdir('/proc/self/fd'))
     with open('/proc/self/maps') as f:
         maps = sum(1 for _ in f)
-    with open('/proc/self/status') as f:
-        rss = next(int(line.split()[1]) for line in f
-                   if line.startswith('VmRSS:'))
-    return fds, maps, rss
+    return fd_count(), maps, rss_kib()
 
 
 def case_cycles():
@@ -513,6 +494,8 @@ def case_cycles():
     before = process_usage()
     for i in range(200):
         cycle(i)
+        if i % 50 == 49:
+            log(f'{i + 1} cycles')
     after = process_usage()
     check(after[0] == before[0], f'fds grew from {before[0]} to {after[0]}')
     check(after[1] == before[1], f'mappings grew from {before[1]} to '
@@ -523,24 +506,32 @@ def case_cycles():
 
 CASES = {name[5:]: fn for name, fn in sorted(globals().items())
          if name.startswith('case_')}
+GROUPS = {
+    'dmabuf': ['pool', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
+               'lifetime'],
+    'copy': ['copy', 'iiod'],
+    'errors': ['caps', 'stall'],
+    'cycles': ['cycles'],
+}
 
 
 def main(argv):
-    names = argv[1:] or list(CASES)
+    names = [c for a in argv[1:] for c in GROUPS.get(a, [a])] or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
-        print(f'unknown case(s) {unknown}; valid: {", ".join(CASES)}',
-              file=sys.stderr)
+        log(f'unknown case(s) {unknown}; groups: {", ".join(GROUPS)}; '
+            f'cases: {", ".join(CASES)}')
         return 2
     failed = 0
     for name in names:
         t0 = time.monotonic()
         try:
             CASES[name]()
-            print(f'ok   {name} ({time.monotonic() - t0:.1f} s)', flush=True)
-        except Failure as e:
+            log(f'PASS {name} ({time.monotonic() - t0:.1f} s)')
+        except Exception:   # every failure reported the same way
+            traceback.print_exc()
             failed += 1
-            print(f'FAIL {name}: {e}', flush=True)
+            log(f'FAIL {name}')
     return 1 if failed else 0
 
 
