@@ -224,38 +224,60 @@ gst_iio_caps_describe_channels (const GstIioCapsChannel * channels,
   return desc;
 }
 
-/* What fixed caps carry, in the words of gst_iio_caps_describe_channels. */
+static gchar *
+join_strings (const GValue * array)
+{
+  GString *str = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < gst_value_array_get_size (array); i++) {
+    const GValue *v = gst_value_array_get_value (array, i);
+
+    g_string_append_printf (str, "%s%s", i ? ", " : "",
+        G_VALUE_HOLDS_STRING (v) ? g_value_get_string (v) : "?");
+  }
+
+  return g_string_free (str, FALSE);
+}
+
+/* The formats array of application/x-iio caps, in the words of
+ * describe_formats, or its strings as they are when they do not parse. */
+static gchar *
+describe_caps_formats (const GValue * formats)
+{
+  GstIioCapsChannel *chans;
+  gchar *desc = NULL;
+  guint i, n;
+
+  if (!formats || !GST_VALUE_HOLDS_ARRAY (formats) ||
+      (n = gst_value_array_get_size (formats)) == 0)
+    return g_strdup ("no formats");
+
+  chans = g_new0 (GstIioCapsChannel, n);
+  for (i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value (formats, i);
+
+    if (!G_VALUE_HOLDS_STRING (v) ||
+        !gst_iio_caps_format_from_string (g_value_get_string (v),
+            &chans[i].format))
+      break;
+  }
+  desc = i == n ? describe_formats (chans, n) : join_strings (formats);
+  g_free (chans);
+
+  return desc;
+}
+
 static gchar *
 describe_iio_structure (const GstStructure * s, gint n_channels,
     const gchar * rate_str)
 {
-  const GValue *formats = gst_structure_get_value (s, "formats");
-  GstIioCapsChannel *chans;
-  gchar *desc = NULL, *list;
-  guint i, n = 0;
+  gchar *formats, *desc;
 
-  if (formats && GST_VALUE_HOLDS_ARRAY (formats))
-    n = gst_value_array_get_size (formats);
-  chans = g_new0 (GstIioCapsChannel, MAX (n, 1));
-  for (i = 0; i < n; i++) {
-    const GValue *v = gst_value_array_get_value (formats, i);
-
-    if (!G_VALUE_HOLDS_STRING (v) || !gst_iio_caps_format_from_string
-        (g_value_get_string (v), &chans[i].format))
-      break;
-  }
-  if (n > 0 && i == n) {
-    list = describe_formats (chans, n);
-    desc = g_strdup_printf ("%d channel%s of %s%s", n_channels,
-        n_channels == 1 ? "" : "s", list, rate_str);
-    g_free (list);
-  } else {
-    list = formats ? gst_value_serialize (formats) : g_strdup ("no formats");
-    desc = g_strdup_printf ("%d channel%s of %s%s", n_channels,
-        n_channels == 1 ? "" : "s", list ? list : "?", rate_str);
-    g_free (list);
-  }
-  g_free (chans);
+  formats = describe_caps_formats (gst_structure_get_value (s, "formats"));
+  desc = g_strdup_printf ("%d channel%s of %s%s", n_channels,
+      n_channels == 1 ? "" : "s", formats, rate_str);
+  g_free (formats);
 
   return desc;
 }

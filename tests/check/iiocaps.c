@@ -287,6 +287,13 @@ GST_START_TEST (test_caps_check)
       "formats=<\"le:U8/8>>0\", \"le:S16/16>>0\">",
       "sim-dac (iio:device1) expects 2 channels of le:S16/16>>0, le:U8/8>>0 "
       "at 10 Hz, got 2 channels of le:U8/8>>0, le:S16/16>>0 at 10 Hz");
+  assert_check (mixed, 2, 10, "application/x-iio, rate=10, channels=2, "
+      "formats=<\"junk\", \"le:S16/16>>0\">",
+      "sim-dac (iio:device1) expects 2 channels of le:S16/16>>0, le:U8/8>>0 "
+      "at 10 Hz, got 2 channels of junk, le:S16/16>>0 at 10 Hz");
+  assert_check (mixed, 2, 10, "application/x-iio, rate=10, channels=2",
+      "sim-dac (iio:device1) expects 2 channels of le:S16/16>>0, le:U8/8>>0 "
+      "at 10 Hz, got 2 channels of no formats at 10 Hz");
   assert_check (s16x2, 2, 1000000, "video/x-raw, format=I420",
       "sim-dac (iio:device1) expects 2 channels of S16LE (le:S16/16>>0) at "
       "1000000 Hz, got video/x-raw");
