@@ -113,8 +113,8 @@ static void release_block (GstIioDmabufInput * self, Block * block);
 
 /* The memory's last reference went away downstream. Like the
  * v4l2codecs allocator: take the reference back instead of freeing, and
- * recycle the block. An outstanding block holds a reference on the queue
- * (and so on the kernel buffer), dropped here last. */
+ * recycle the block. An outstanding block holds a reference on the queue,
+ * dropped here last (it may be the last one). */
 static gboolean
 block_memory_dispose (GstMiniObject * obj)
 {

@@ -42,9 +42,16 @@ def check(cond, message):
 
 
 def main(*tests):
-    """Runs the test functions in order; exit status 1 on the first
-    failure (with its message), 0 when all pass."""
+    """Runs the test functions in order (only those named on the command
+    line, if any); exit status 1 on the first failure (with its message),
+    0 when all pass."""
+    wanted = sys.argv[1:]
+    unknown = set(wanted) - {t.__name__ for t in tests}
+    check(not unknown, "unknown tests %s; valid: %s" %
+          (sorted(unknown), ", ".join(t.__name__ for t in tests)))
     for test in tests:
+        if wanted and test.__name__ not in wanted:
+            continue
         log("--- %s" % test.__name__)
         t0 = time.monotonic()
         try:
@@ -283,28 +290,37 @@ def check_timeline(blocks, rate, block_samples):
 
 class Iiod:
     """Debian's iiod serving the local context on 127.0.0.1 (lo is up in
-    the test bed)."""
+    the test bed). Its output goes to a file: a pipe nobody reads would
+    stall it once full."""
+
+    LOG = "/tmp/iiod.log"
 
     def __init__(self):
         self.proc = None
+
+    def _log(self):
+        with open(self.LOG, errors="replace") as f:
+            return f.read()[-2000:]
 
     def __enter__(self):
         exe = "/usr/sbin/iiod"
         check(os.path.exists(exe), "%s not found (package iiod; run "
               "tests/install-deps)" % exe)
-        self.proc = subprocess.Popen([exe], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        with open(self.LOG, "w") as log_file:
+            self.proc = subprocess.Popen([exe], stdout=log_file,
+                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:   # read() only once it exited
-                raise AssertionError("iiod exited with %s: %s" % (
-                    self.proc.returncode, self.proc.stdout.read()))
+            if self.proc.poll() is not None:
+                raise AssertionError("iiod exited with %s: %s" %
+                                     (self.proc.returncode, self._log()))
             probe = subprocess.run(["iio_info", "-u", "ip:127.0.0.1"],
                                    capture_output=True, timeout=20)
             if probe.returncode == 0:
                 return self
             time.sleep(0.2)
-        raise AssertionError("iiod did not answer on ip:127.0.0.1 in 20 s")
+        raise AssertionError("iiod did not answer on ip:127.0.0.1 in 20 s: "
+                             "%s" % self._log())
 
     def __exit__(self, *exc):
         self.proc.terminate()
