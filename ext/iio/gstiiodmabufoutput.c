@@ -371,6 +371,7 @@ enqueue (GstIioDmabufOutput * self, GstBuffer * buffer, gint fd, guint64 ino,
   g_mutex_lock (&self->lock);
   g_queue_push_tail (&self->inflight, entry);
   g_mutex_unlock (&self->lock);
+  gst_iio_dmabuf_pool_notify_queued (self->pool);
 
   self->n_enqueued++;
   self->cyclic_queued = cyclic;

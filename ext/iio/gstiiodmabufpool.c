@@ -28,6 +28,7 @@ struct _GstIioDmabufPool
   GstObject *owner;             /* NULL once closed */
   gboolean closed;
   gboolean owner_flushing;
+  guint64 queued_seq;           /* bumped when the owner queues a transfer */
   gsize size;                   /* buffer size upstream configured */
 };
 
@@ -147,23 +148,25 @@ is_flushing (GstIioDmabufPool * self, gboolean for_upstream)
   return self->owner_flushing;
 }
 
-/* Nothing is in flight and nothing is free: every block is held by
- * someone else (upstream, a queue). Wait for one to come back. */
+/* Nothing was in flight and nothing is free: every block is held by
+ * someone else (upstream, a queue). Wait for one to come back, or for the
+ * owner to queue a transfer (since @seq), which can then be retired. */
 static GstFlowReturn
 wait_for_return (GstIioDmabufPool * self, gboolean for_upstream,
-    gint timeout_ms, GError ** error)
+    guint64 seq, gint timeout_ms, GError ** error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   GstFlowReturn ret = GST_FLOW_OK;
 
   g_mutex_lock (&self->lock);
-  while (self->free.length == 0 && ret == GST_FLOW_OK) {
+  while (self->free.length == 0 && self->queued_seq == seq
+      && ret == GST_FLOW_OK) {
     if (is_flushing (self, for_upstream))
       ret = GST_FLOW_FLUSHING;
     else if (timeout_ms < 0)
       g_cond_wait (&self->cond, &self->lock);
     else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)
-        && self->free.length == 0) {
+        && self->free.length == 0 && self->queued_seq == seq) {
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
           "None of the %u DMA blocks came back within %d ms: all are held "
           "by other elements", self->blocks->len, timeout_ms);
@@ -173,6 +176,15 @@ wait_for_return (GstIioDmabufPool * self, gboolean for_upstream,
   g_mutex_unlock (&self->lock);
 
   return ret;
+}
+
+void
+gst_iio_dmabuf_pool_notify_queued (GstIioDmabufPool * self)
+{
+  g_mutex_lock (&self->lock);
+  self->queued_seq++;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
 }
 
 /* Asks the owner to retire its oldest transfer. */
@@ -199,6 +211,7 @@ take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
     gint timeout_ms, GstMemory ** mem, GError ** error)
 {
   GstFlowReturn ret;
+  guint64 seq;
 
   for (;;) {
     g_mutex_lock (&self->lock);
@@ -206,6 +219,8 @@ take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
         pop_free_block (self, for_upstream ? self->size : self->block_bytes);
     ret = *mem ? GST_FLOW_OK : is_flushing (self, for_upstream) ?
         GST_FLOW_FLUSHING : dontwait ? GST_FLOW_EOS : GST_FLOW_CUSTOM_ERROR;
+    /* Read before reclaim: a transfer queued after it wakes the wait. */
+    seq = self->queued_seq;
     g_mutex_unlock (&self->lock);
     if (ret != GST_FLOW_CUSTOM_ERROR)
       return ret;
@@ -214,7 +229,7 @@ take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
      * elsewhere (wait for it). */
     ret = reclaim (self, error);
     if (ret == GST_FLOW_CUSTOM_SUCCESS)
-      ret = wait_for_return (self, for_upstream, timeout_ms, error);
+      ret = wait_for_return (self, for_upstream, seq, timeout_ms, error);
     if (ret != GST_FLOW_OK)
       return ret;
   }

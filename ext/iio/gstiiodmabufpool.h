@@ -53,6 +53,9 @@ GstFlowReturn gst_iio_dmabuf_pool_acquire_block (GstIioDmabufPool * self,
     GstMemory ** mem, gint timeout_ms, GError ** error);
 void gst_iio_dmabuf_pool_set_owner_flushing (GstIioDmabufPool * self,
     gboolean flushing);
+/* The owner queued a transfer: a thread waiting for a block while nothing
+ * was in flight goes back to reclaiming. */
+void gst_iio_dmabuf_pool_notify_queued (GstIioDmabufPool * self);
 
 /* The owner stops: no more acquisitions, the free blocks are released now
  * and the others when their last user drops them. */

@@ -156,30 +156,43 @@ def check_played_padded(data, what):
 
 # ---- cases ----
 
-def case_pool():
-    """audiotestsrc writes into the sink's DMA pool: nothing is copied and
-    the DAC plays exactly the bytes sent."""
+def pool_case(between, what):
     reset_dac()
     n, spb = 40, 1024
     p = Gst.parse_launch(
         f'audiotestsrc num-buffers={n} samplesperbuffer={spb} freq=1234 '
-        f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink device=sim-dac')
+        f'! {DAC_CAPS.format(rate=RATE)} {between} ! iiosink name=sink '
+        'device=sim-dac')
     sink = p.get_by_name('sink')
     rec = Recorder(sink.get_static_pad('sink'))
     expect_eos(wait_end(p))
     st = stats_of(sink)
     stop(p)
 
-    check(rec.n == n, f'{rec.n} buffers reached the sink, {n} expected')
-    check(rec.n_dmabuf == n, f'only {rec.n_dmabuf} of {n} buffers were '
-          'DMABUF memory: the pool was not used')
-    check_played(rec.all_bytes(), 'pool')
-    check(st['io-mode'] == 'dmabuf', f'stats io-mode {st["io-mode"]}')
-    check(st['bytes-copied'] == 0, f'bytes-copied {st["bytes-copied"]} '
-          'with the pool')
-    check(st['dmabuf-imports'] == 0, 'pool buffers counted as imports')
+    check(rec.n == n, f'{what}: {rec.n} buffers reached the sink, {n} '
+          'expected')
+    check(rec.n_dmabuf == n, f'{what}: only {rec.n_dmabuf} of {n} buffers '
+          'were DMABUF memory: the pool was not used')
+    check_played(rec.all_bytes(), what)
+    check(st['io-mode'] == 'dmabuf', f'{what}: stats io-mode {st["io-mode"]}')
+    check(st['bytes-copied'] == 0, f'{what}: bytes-copied '
+          f'{st["bytes-copied"]} with the pool')
+    check(st['dmabuf-imports'] == 0, f'{what}: pool buffers counted as '
+          'imports')
     check(st['buffers'] == n and st['bytes'] == n * spb * SAMPLE,
-          f'stats buffers/bytes {st["buffers"]}/{st["bytes"]}')
+          f'{what}: stats buffers/bytes {st["buffers"]}/{st["bytes"]}')
+
+
+def case_pool():
+    """audiotestsrc writes into the sink's DMA pool: nothing is copied and
+    the DAC plays exactly the bytes sent."""
+    pool_case('', 'pool')
+
+
+def case_pool_queue():
+    """The same with a queue: the producer's thread waits for the blocks
+    the sink's thread queued to the device."""
+    pool_case('! queue', 'pool with queue')
 
 
 def case_import():
@@ -507,7 +520,7 @@ def case_cycles():
 CASES = {name[5:]: fn for name, fn in sorted(globals().items())
          if name.startswith('case_')}
 GROUPS = {
-    'dmabuf': ['pool', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
+    'dmabuf': ['pool', 'pool_queue', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
                'lifetime'],
     'copy': ['copy', 'iiod'],
     'errors': ['caps', 'stall'],
