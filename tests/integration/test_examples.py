@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The examples, run as a user runs them, so that they cannot rot.
+
+    test_examples.py --capture BUILD/examples/c/iio-capture [TEST...]
+
+examples/c/iio-capture against sim-adc (DMABUF), sim-kfifo (copy), iiod
+(ip:127.0.0.1) and a wrong device; examples/python/iio-stats.py against
+sim-adc; examples/python/iio-siggen.py into sim-dac (appsrc through the
+sink's pool, audiotestsrc, the copy path), checked against the DAC's own
+samples_consumed and checksum.
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import iiotest
+from iiotest import check, log
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "examples"))
+STATS_PY = os.path.join(EXAMPLES, "python", "iio-stats.py")
+SIGGEN_PY = os.path.join(EXAMPLES, "python", "iio-siggen.py")
+PYTHON = "/usr/bin/python3"
+# Every example run is bounded; a hang fails the test.
+RUN_BOUND_S = 120
+
+CAPTURE = None                  # set from --capture
+
+
+def run(argv, expect_rc=0):
+    """Runs an example; returns its stdout + stderr. Fails on another exit
+    status than @expect_rc, showing the output."""
+    log("$ " + " ".join(argv))
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=RUN_BOUND_S)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("%s did not end within %d s; output so far:\n%s"
+                             % (argv[0], RUN_BOUND_S, e.output))
+    out = proc.stdout + proc.stderr
+    log(out.rstrip())
+    check(proc.returncode == expect_rc, "%s exited with %d, expected %d" %
+          (os.path.basename(argv[0]), proc.returncode, expect_rc))
+    return out
+
+
+def field(out, pattern, what):
+    m = re.search(pattern, out, re.MULTILINE)
+    check(m is not None, "no %s in the output (/%s/)" % (what, pattern))
+    return m
+
+
+def channel_values(out):
+    """{channel: [first values]} from the 'channel N: a b c d' lines."""
+    values = {int(c): [int(v) for v in vs.split()] for c, vs in
+              re.findall(r"^  channel (\d+): ([-\d ]+)$", out, re.MULTILINE)}
+    check(values, "no first samples in the output")
+    return values
+
+
+def check_ramp(values, start=None):
+    """sim-adc/sim-kfifo ramp: channel c at sample n is (n + 1000 c) as
+    int16; consecutive samples step by 1."""
+    v0 = values[0][0]
+    if start is not None:
+        check(v0 == start, "channel 0 starts at %d, the ramp starts at %d "
+              "after enable" % (v0, start))
+    for c, vs in values.items():
+        want = [((v0 + n + 1000 * c + 0x8000) & 0xffff) - 0x8000
+                for n in range(len(vs))]
+        check(vs == want, "channel %d: %s, the ramp says %s" % (c, vs, want))
+
+
+# ---- examples/c/iio-capture -------------------------------------------------
+
+def test_capture_dmabuf():
+    out = run([CAPTURE, "sim-adc", "20"])
+    check("memory: DMABUF" in out, "the first buffer is not DMABUF")
+    values = channel_values(out)
+    check(sorted(values) == [0, 1, 2, 3], "channels %s" % sorted(values))
+    check_ramp(values, start=0)
+    field(out, r"^captured 20 buffers, 655360 bytes: 20 DMABUF, \d+ DISCONT$",
+          "count line")
+    stats = field(out, r"^stats: stats, (.*);$", "stats line").group(1)
+    for want in ("io-mode=(string)dmabuf", "buffers=(guint64)20",
+                 "bytes=(guint64)655360", "bytes-copied=(guint64)0"):
+        check(want in stats, "%s not in the stats: %s" % (want, stats))
+
+
+def test_capture_copy_kfifo():
+    out = run([CAPTURE, "sim-kfifo", "5"])
+    check("memory: system memory" in out, "sim-kfifo gave DMABUF memory")
+    check_ramp(channel_values(out))
+    stats = field(out, r"^stats: stats, (.*);$", "stats line").group(1)
+    for want in ("io-mode=(string)copy", "buffers=(guint64)5",
+                 "bytes-copied=(guint64)81920", "not\\ DMA-type"):
+        check(want in stats, "%s not in the stats: %s" % (want, stats))
+
+
+def test_capture_iiod():
+    with iiotest.Iiod():
+        out = run([CAPTURE, "sim-adc", "5", "ip:127.0.0.1"])
+    check("memory: system memory" in out, "a remote capture gave DMABUF")
+    check_ramp(channel_values(out))
+    stats = field(out, r"^stats: stats, (.*);$", "stats line").group(1)
+    check("io-mode=(string)copy" in stats and "buffers=(guint64)5" in stats,
+          "stats: %s" % stats)
+
+
+def test_capture_errors():
+    out = run([CAPTURE, "nosuch", "5"], expect_rc=1)
+    check('error: IIO device "nosuch" not found at local:; devices with '
+          'input channels: sim-adc' in out, "no device-not-found error")
+    out = run([CAPTURE, "sim-adc", "many"], expect_rc=2)
+    check("COUNT must be a whole number" in out, "no usage error")
+
+
+# ---- examples/python/iio-stats.py -------------------------------------------
+
+def test_stats_py():
+    # 200 blocks of 4096 samples at 200 kHz last at least 4 s of device
+    # time: the 0.5 s stats timer fires during the capture.
+    out = run([PYTHON, STATS_PY, "--device", "sim-adc", "--buffers", "200",
+               "--interval", "0.5", "--attributes",
+               "sampling_frequency=200000"])
+    check("memory: DMABUF (zero copy)" in out, "not DMABUF")
+    check_ramp(channel_values(out), start=0)
+    periodic = re.findall(r"^stats after [\d.]+ s: io-mode=dmabuf .*$", out,
+                          re.MULTILINE)
+    check(periodic, "no periodic stats line")
+    check("pulled 200 buffers" in out, "not 200 buffers pulled")
+    final = field(out, r"^final stats after [\d.]+ s: (.*)$",
+                  "final stats").group(1)
+    for want in ("io-mode=dmabuf", "buffers=200", "bytes=6553600",
+                 "bytes-copied=0"):
+        check(want in final.split(), "%s not in the final stats: %s"
+              % (want, final))
+
+
+def test_stats_py_error():
+    out = run([PYTHON, STATS_PY, "--device", "sim-kfifo", "--io-mode",
+               "dmabuf", "--buffers", "5"], expect_rc=1)
+    check("error: io-mode=dmabuf is not possible with sim-kfifo" in out and
+          "not DMA-type" in out, "no clear io-mode=dmabuf error")
+
+
+# ---- examples/python/iio-siggen.py ------------------------------------------
+
+def load_siggen():
+    spec = importlib.util.spec_from_file_location("siggen", SIGGEN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_checksum(n_buffers, samples, waveform, amplitude=0.5):
+    """FNV-1a 64 of what iio-siggen's appsrc generates (same code)."""
+    siggen = load_siggen()
+    args = type("Args", (), {"frequency": 0, "waveform": waveform,
+                             "amplitude": amplitude})()
+    wave = siggen.Waveform(args, "S16LE", 2, int(iiotest.read_attr(
+        "sim-dac", "sampling_frequency")))
+    data = b"".join(wave.block(samples) for _ in range(n_buffers))
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return "0x%016x" % h
+
+
+def siggen_stats(out):
+    return field(out, r"^iiosink stats: (.*)$", "iiosink stats").group(1) \
+        .split()
+
+
+def test_siggen_appsrc_pool():
+    out = run([PYTHON, SIGGEN_PY, "--device", "sim-dac", "--waveform",
+               "ramp", "--buffers", "20", "--samples", "1024"])
+    check("appsrc buffers: DMA blocks of iiosink's pool (no copy)" in out,
+          "appsrc did not write into the sink's pool")
+    stats = siggen_stats(out)
+    for want in ("io-mode=dmabuf", "buffers=20", "bytes=81920",
+                 "bytes-copied=0"):
+        check(want in stats, "%s not in %s" % (want, stats))
+    consumed = int(field(out, r"^DAC samples_consumed: (\d+)$",
+                         "consumed count").group(1))
+    check(consumed == 20 * 1024, "the DAC consumed %d samples of %d sent"
+          % (consumed, 20 * 1024))
+    want = expected_checksum(20, 1024, "ramp")
+    got = iiotest.read_attr("sim-dac", "checksum")
+    check(got == want, "DAC checksum %s, the generated ramp's %s"
+          % (got, want))
+
+
+def test_siggen_audiotestsrc():
+    out = run([PYTHON, SIGGEN_PY, "--device", "sim-dac", "--source",
+               "audiotestsrc", "--buffers", "20"])
+    stats = siggen_stats(out)
+    for want in ("io-mode=dmabuf", "buffers=20", "bytes-copied=0"):
+        check(want in stats, "%s not in %s" % (want, stats))
+    field(out, r"^DAC samples_consumed: 81920$", "81920 samples consumed")
+
+
+def test_siggen_copy():
+    out = run([PYTHON, SIGGEN_PY, "--device", "sim-dac", "--io-mode", "copy",
+               "--buffers", "10", "--samples", "1000"])
+    check("appsrc buffers: system memory (iiosink copies them)" in out,
+          "copy path without a copy")
+    stats = siggen_stats(out)
+    for want in ("io-mode=copy", "buffers=10", "bytes-copied=40000"):
+        check(want in stats, "%s not in %s" % (want, stats))
+    field(out, r"^DAC samples_consumed: 10000$", "10000 samples consumed "
+          "(EOS drains)")
+    check(iiotest.read_attr("sim-dac", "checksum") ==
+          expected_checksum(10, 1000, "sine"), "DAC checksum differs")
+
+
+def test_siggen_cyclic():
+    out = run([PYTHON, SIGGEN_PY, "--device", "sim-dac", "--cyclic",
+               "--seconds", "0.5", "--samples", "1000"])
+    stats = siggen_stats(out)
+    check("buffers=1" in stats and "io-mode=dmabuf" in stats,
+          "stats %s" % stats)
+    consumed = int(field(out, r"^DAC samples_consumed: (\d+)$",
+                         "consumed count").group(1))
+    # The DAC repeated the one buffer for 0.5 s of its own clock at least.
+    check(consumed > 1000, "cyclic: only %d samples consumed" % consumed)
+
+
+def main():
+    global CAPTURE
+    args = sys.argv[1:]
+    check(len(args) >= 2 and args[0] == "--capture",
+          "usage: test_examples.py --capture PATH/iio-capture [TEST...]")
+    CAPTURE = args[1]
+    check(os.access(CAPTURE, os.X_OK), "%s not built (meson option "
+          "examples, package libgstreamer-plugins-base1.0-dev)" % CAPTURE)
+    sys.argv[1:] = args[2:]
+    iiotest.main(test_capture_dmabuf, test_capture_copy_kfifo,
+                 test_capture_iiod, test_capture_errors, test_stats_py,
+                 test_stats_py_error, test_siggen_appsrc_pool,
+                 test_siggen_audiotestsrc, test_siggen_copy,
+                 test_siggen_cyclic)
+
+
+if __name__ == "__main__":
+    main()
