@@ -194,12 +194,26 @@ gst_iio_dmabuf_output_set_error_func (GstIioDmabufOutput * self,
 
 /* ---- waiting for the device ---- */
 
+/* The device was unbound (hot-unplug) if its sysfs directory went. */
+static gboolean
+device_is_gone (GstIioDmabufOutput * self)
+{
+  const gchar *path = gst_iio_device_get_sysfs_path (gst_iio_queue_get_device
+      (GST_IIO_QUEUE (self)));
+
+  return path != NULL && !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
 static void
 set_fence_error (GstIioDmabufOutput * self, gint status, GError ** error)
 {
-  if (status == -ENODEV)
+  if (status == -ENODEV || device_is_gone (self))
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
         "Device %s disappeared", device_name (self));
+  else if (status == -EINTR)
+    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+        "Device %s aborted a block it was playing (the driver reported a "
+        "transfer error)", device_name (self));
   else
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
         "Device %s failed to play a block: %s", device_name (self),
@@ -356,12 +370,19 @@ enqueue (GstIioDmabufOutput * self, GstBuffer * buffer, gint fd, guint64 ino,
     gsize bytes, GError ** error)
 {
   gboolean cyclic = config_of (self)->cyclic;
+  GError *err = NULL;
   gint fence_fd;
   Entry *entry;
 
   count_underrun (self);
-  if (!gst_iio_kernel_buffer_enqueue (self->kbuf, fd, bytes, cyclic, error))
+  if (!gst_iio_kernel_buffer_enqueue (self->kbuf, fd, bytes, cyclic, &err)) {
+    if (err->code == GST_IIO_QUEUE_ERROR_DEVICE_LOST || device_is_gone (self)) {
+      err->code = GST_IIO_QUEUE_ERROR_DEVICE_LOST;
+      g_prefix_error (&err, "Device %s disappeared: ", device_name (self));
+    }
+    g_propagate_error (error, err);
     return FALSE;
+  }
   /* Only a sync_file taken before the fence signals carries its error.
    * for_write: the device reads the buffer, its fence is a read fence. */
   fence_fd = gst_dmabuf_fence_export (fd, TRUE, error);

@@ -15,7 +15,7 @@ import traceback
 
 from iiotest import (Gst, GstAllocators, Iiod, check, fd_count,
                      log, np, read_attr, rss_kib, set_state_bounded,
-                     stop, write_attr)
+                     stop, unbind, write_attr)
 
 FNV_OFFSET = 0xcbf29ce484222325
 FNV_PRIME = 0x100000001b3
@@ -474,6 +474,42 @@ def case_stall():
                 feed=lambda src: push_all(src, chunks))
 
 
+def case_fault():
+    """fault=error: the DAC fails a block; the sink says so."""
+    reset_dac()
+    p = Gst.parse_launch(f'audiotestsrc num-buffers=200 ! '
+                         f'{DAC_CAPS.format(rate=RATE)} ! iiosink name=sink '
+                         'device=sim-dac')
+    write_attr('sim-dac', 'fault', 'error')
+    src, err, debug = error_of(wait_end(p))
+    stop(p)
+    reset_dac()
+    check(src == 'sink', f'fault: the first error came from {src}: '
+          f'{err.message}')
+    want = 'Device sim-dac (iio:device1) aborted a block it was playing'
+    check(want in err.message, f'fault: "{want}" not in "{err.message}"')
+
+
+def case_unplug():
+    """The DAC is unbound (hot-unplug) while playing: an error naming
+    it, no crash, no hang, NULL works. The device is gone afterwards."""
+    reset_dac()
+    p = Gst.parse_launch(f'audiotestsrc ! {DAC_CAPS.format(rate=RATE)} ! '
+                         'iiosink name=sink device=sim-dac')
+    set_state_bounded(p, Gst.State.PLAYING)
+    wait_consumed(100000)
+    unbind('sim-dac')
+    msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND,
+                                         Gst.MessageType.ERROR)
+    check(msg is not None, 'no error within 30 s of unplugging sim-dac')
+    src, err, debug = error_of(msg)
+    stop(p)
+    log(f'error from {src}: {err.message}')
+    check(src == 'sink' and 'Device sim-dac (iio:device1) disappeared' in
+          err.message, f'the error does not say that the DAC disappeared: '
+          f'{src}: {err.message}')
+
+
 def process_usage():
     with open('/proc/self/maps') as f:
         maps = sum(1 for _ in f)
@@ -523,7 +559,8 @@ GROUPS = {
     'dmabuf': ['pool', 'pool_queue', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
                'lifetime'],
     'copy': ['copy', 'iiod'],
-    'errors': ['caps', 'stall'],
+    'errors': ['caps', 'stall', 'fault'],
+    'unplug': ['unplug'],
     'cycles': ['cycles'],
 }
 
