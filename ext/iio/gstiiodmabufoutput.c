@@ -832,20 +832,26 @@ static void
 gst_iio_dmabuf_output_set_flushing (GstIioQueue * queue, gboolean flushing)
 {
   GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (queue);
+  GstIioDmabufPool *pool;
   eventfd_t value;
 
+  /* Under the lock: the flag and the eventfd change together, and stop
+   * may be dropping the pool. */
   g_mutex_lock (&self->lock);
   self->flushing = flushing;
-  if (flushing)
+  if (flushing) {
     self->discard_pending = TRUE;
+    eventfd_write (self->cancel_fd, 1);
+  } else {
+    eventfd_read (self->cancel_fd, &value);     /* non-blocking: resets */
+  }
+  pool = self->pool ? gst_object_ref (self->pool) : NULL;
   g_mutex_unlock (&self->lock);
 
-  if (flushing)
-    eventfd_write (self->cancel_fd, 1);
-  else
-    eventfd_read (self->cancel_fd, &value);     /* non-blocking: resets */
-  if (self->pool)
-    gst_iio_dmabuf_pool_set_owner_flushing (self->pool, flushing);
+  if (pool) {
+    gst_iio_dmabuf_pool_set_owner_flushing (pool, flushing);
+    gst_object_unref (pool);
+  }
 }
 
 static GstBufferPool *
@@ -906,6 +912,7 @@ gst_iio_dmabuf_output_stop (GstIioQueue * queue)
 {
   GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (queue);
   GQueue entries = G_QUEUE_INIT;
+  GstIioDmabufPool *pool;
   GError *error = NULL;
 
   gst_iio_dmabuf_output_set_flushing (queue, TRUE);
@@ -923,9 +930,12 @@ gst_iio_dmabuf_output_stop (GstIioQueue * queue)
   }
   release_entries (self, &entries);
   forget_imports (self);
-  if (self->pool) {
-    gst_iio_dmabuf_pool_close (self->pool);
-    gst_clear_object (&self->pool);
+  g_mutex_lock (&self->lock);
+  pool = g_steal_pointer (&self->pool);
+  g_mutex_unlock (&self->lock);
+  if (pool) {
+    gst_iio_dmabuf_pool_close (pool);
+    gst_object_unref (pool);
   }
   gst_clear_object (&self->kbuf);
   gst_clear_object (&self->exporter);
@@ -967,11 +977,15 @@ static gboolean
 make_blocks (GstIioDmabufOutput * self, GError ** error)
 {
   gsize block_bytes = gst_iio_queue_get_block_bytes (GST_IIO_QUEUE (self));
+  GstIioDmabufPool *pool;
   guint i;
   gint fd;
 
-  self->pool = gst_iio_dmabuf_pool_new (GST_OBJECT (self), reclaim_for_pool,
+  pool = gst_iio_dmabuf_pool_new (GST_OBJECT (self), reclaim_for_pool,
       block_bytes);
+  g_mutex_lock (&self->lock);
+  self->pool = pool;
+  g_mutex_unlock (&self->lock);
   for (i = 0; i < config_of (self)->n_blocks; i++) {
     fd = gst_dmabuf_exporter_alloc (self->exporter, block_bytes, error);
     if (fd < 0)
