@@ -59,6 +59,7 @@ struct _GstIioDmabufInput
   gsize block_bytes;
   gint cancel_fd;               /* eventfd, readable while flushing */
   gboolean enabled;             /* capture thread and stop only */
+  gboolean warned_copy;         /* capture thread only */
 
   /* Lock order: enqueue_lock, then lock. Neither is held while waiting
    * for a fence or calling into GStreamer (pushing, unreffing a buffer).
@@ -538,6 +539,57 @@ hand_out (GstIioDmabufInput * self, Block * block)
   return buffer;
 }
 
+/* Blocks kept with the kernel: the one the device writes and the next,
+ * ready when it completes. The completed head counts as one of them, so
+ * handing it downstream at this level leaves the device a single block,
+ * and it would starve the moment that one completes. */
+#define MIN_KERNEL_BLOCKS 2
+
+/* TRUE when handing the completed head block downstream would leave the
+ * device fewer than MIN_KERNEL_BLOCKS - 1 blocks to write into. */
+static gboolean
+kernel_queue_low (GstIioDmabufInput * self)
+{
+  gboolean low;
+
+  g_mutex_lock (&self->lock);
+  low = g_queue_get_length (&self->queued) <= MIN_KERNEL_BLOCKS;
+  g_mutex_unlock (&self->lock);
+
+  return low;
+}
+
+/* Downstream holds the other blocks (a filesink batching writes, a deep
+ * queue, an application keeping samples): like v4l2src when its pool
+ * runs low, copy this block into system memory and give it straight back
+ * to the kernel, so downstream's hoarding never starves the device. The
+ * copy is counted in bytes-copied. */
+static GstBuffer *
+copy_out (GstIioDmabufInput * self, GstBuffer * dmabuf_buffer)
+{
+  GstBuffer *copy;
+  GstMapInfo map;
+
+  copy = gst_buffer_new_allocate (NULL, self->block_bytes, NULL);
+  gst_buffer_map (copy, &map, GST_MAP_WRITE);
+  gst_buffer_extract (dmabuf_buffer, 0, map.data, self->block_bytes);
+  gst_buffer_unmap (copy, &map);
+  gst_buffer_copy_into (copy, dmabuf_buffer, GST_BUFFER_COPY_FLAGS, 0, 0);
+  /* Re-enqueues the block (its memory dispose hook). */
+  gst_buffer_unref (dmabuf_buffer);
+
+  gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
+      GST_IIO_QUEUE_STAT_BYTES_COPIED, self->block_bytes);
+  if (!self->warned_copy) {
+    self->warned_copy = TRUE;
+    GST_INFO_OBJECT (self, "downstream holds all but %u of %u blocks: "
+        "copying blocks out until it releases some (give iiosrc more "
+        "blocks to stay zero-copy)", MIN_KERNEL_BLOCKS, self->n_blocks);
+  }
+
+  return copy;
+}
+
 static GstFlowReturn
 gst_iio_dmabuf_input_capture (GstIioQueue * queue, GstBuffer ** buffer,
     GError ** error)
@@ -546,6 +598,7 @@ gst_iio_dmabuf_input_capture (GstIioQueue * queue, GstBuffer ** buffer,
   gint timeout_ms = gst_iio_queue_get_config (queue)->timeout_ms;
   Block *block = NULL;
   GstFlowReturn ret;
+  gboolean low;
 
   if (!self->enabled && !prime_and_enable (self, error))
     return GST_FLOW_ERROR;
@@ -556,8 +609,12 @@ gst_iio_dmabuf_input_capture (GstIioQueue * queue, GstBuffer ** buffer,
   if (ret != GST_FLOW_OK)
     return ret;
 
+  low = kernel_queue_low (self);
   *buffer = hand_out (self, block);
-  GST_LOG_OBJECT (self, "block %u: %" GST_PTR_FORMAT, block->index, *buffer);
+  if (low)
+    *buffer = copy_out (self, *buffer);
+  GST_LOG_OBJECT (self, "block %u%s: %" GST_PTR_FORMAT, block->index,
+      low ? " (copied)" : "", *buffer);
 
   return GST_FLOW_OK;
 }
