@@ -8,10 +8,23 @@
  * - anything else is copied into our blocks ("bytes-copied"), which are
  *   filled whole and enqueued when full, or partly filled at drain.
  * At most `blocks` transfers are in flight; a DMABUF is never queued twice
- * at once. Stats: "buffers" counts the upstream buffers taken, "bytes"
- * the bytes handed to the device, "underruns" the times the device had
- * played everything queued when the next buffer came (an estimate from
- * the fences; the driver may count samples more precisely). */
+ * at once; a buffer stays referenced until its fence signals. Buffers
+ * need not be block-sized, only whole samples.
+ * drain(): the partial block goes out (bytes_used < block), then every
+ * fence is waited for; FALSE without an error when set_flushing
+ * interrupted it. A flush (set_flushing TRUE) drops the partial block;
+ * transfers already queued still play (only disabling the buffer, at
+ * stop, recalls them). stop() without a drain logs what it drops.
+ * cyclic: the first buffer is queued with IIO_BUFFER_DMABUF_CYCLIC and
+ * repeats until stop; later buffers are dropped (logged once); drain()
+ * returns at once.
+ * Stats: "buffers" counts the upstream buffers taken, "bytes" the bytes
+ * handed to the device, "dmabuf-imports" the buffers of foreign DMABUFs
+ * (our pool's buffers are zero-copy too but not imports),
+ * "bytes-copied" the bytes copied into our blocks, "underruns" the times
+ * the device had played everything queued when the next buffer came (an
+ * estimate from the fences; a driver may count lost samples itself, as
+ * sim-dac's underruns attribute does). */
 #pragma once
 
 #include "gstiioqueue.h"
