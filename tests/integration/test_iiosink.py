@@ -444,6 +444,18 @@ def case_caps():
                [expects, 'got 2 channels of S32LE'])
 
 
+def case_partial_sample():
+    """A buffer that ends inside a sample: an error naming the sizes."""
+    reset_dac()
+    p, src, sink = appsrc_pipeline('')
+    push_all(src, [bytes(4096), bytes(6)])
+    src_name, err, debug = error_of(wait_end(p))
+    stop(p)
+    check(src_name == 'sink', f'the error came from {src_name}')
+    want = 'A buffer of 6 bytes is not a whole number of 4-byte samples'
+    check(want in err.message, f'"{want}" not in "{err.message}"')
+
+
 def stall_error(launch, feed=None):
     write_attr('sim-dac', 'fault', 'stall')
     p = Gst.parse_launch(launch)
@@ -569,7 +581,7 @@ GROUPS = {
     'dmabuf': ['pool', 'pool_queue', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
                'lifetime'],
     'copy': ['copy', 'iiod'],
-    'errors': ['caps', 'stall', 'fault'],
+    'errors': ['caps', 'partial_sample', 'stall', 'fault'],
     'unplug': ['unplug'],
     'cycles': ['cycles'],
 }
