@@ -59,7 +59,7 @@ gst_iio_common_init (GstIioCommon * self, GstElement * element,
   self->direction = direction;
   self->uri = g_strdup (GST_IIO_DEFAULT_URI);
   self->buffer_size = GST_IIO_DEFAULT_BUFFER_SIZE;
-  self->blocks = GST_IIO_DEFAULT_BLOCKS;
+  self->blocks = GST_IIO_DEFAULT_BLOCKS (direction);
   self->io_mode = GST_IIO_IO_MODE_AUTO;
   self->dma_heap = g_strdup (GST_IIO_DEFAULT_DMA_HEAP);
 }
@@ -137,12 +137,14 @@ install_queue_properties (GObjectClass * klass, gboolean input)
       "every channel) per block handed to the device", 1, G_MAXINT,
       GST_IIO_DEFAULT_BUFFER_SIZE);
   install_uint (klass, GST_IIO_PROP_BLOCKS, "blocks", "Blocks",
-      input ? "Blocks queued to the device at once: more blocks ride out "
-      "longer stalls downstream before samples are lost, at the cost of "
-      "memory and maximum latency" : "Blocks queued to the device at once: "
+      input ? "Blocks the device fills in turn. Two stay with the kernel; "
+      "when downstream holds all the others, blocks are copied out (see "
+      "bytes-copied in stats) instead of starving the device. More blocks "
+      "let downstream keep buffers zero-copy and ride out longer stalls, "
+      "at the cost of memory and maximum latency" : "Blocks queued to the device at once: "
       "more blocks ride out longer stalls upstream before the device runs "
       "dry, at the cost of memory and latency", 1, GST_IIO_MAX_BLOCKS,
-      GST_IIO_DEFAULT_BLOCKS);
+      input ? GST_IIO_DEFAULT_SRC_BLOCKS : GST_IIO_DEFAULT_SINK_BLOCKS);
   g_object_class_install_property (klass, GST_IIO_PROP_IO_MODE,
       g_param_spec_enum ("io-mode", "I/O mode", "How samples move between "
           "the device and GStreamer: auto, dmabuf (zero-copy) or copy "

@@ -43,7 +43,15 @@ enum
 
 #define GST_IIO_DEFAULT_URI "local:"
 #define GST_IIO_DEFAULT_BUFFER_SIZE 4096
-#define GST_IIO_DEFAULT_BLOCKS 4
+/* iiosrc keeps two blocks with the kernel and copies when downstream
+ * holds the rest (gstiiodmabufinput.c); iiosink holds up to its own
+ * `blocks` upstream buffers in flight. 8 against 4 leaves iiosrc ! iiosink
+ * zero-copy with two blocks to spare for a queue in between. */
+#define GST_IIO_DEFAULT_SRC_BLOCKS 8
+#define GST_IIO_DEFAULT_SINK_BLOCKS 4
+#define GST_IIO_DEFAULT_BLOCKS(direction) \
+  ((direction) == GST_IIO_DIRECTION_INPUT ? GST_IIO_DEFAULT_SRC_BLOCKS : \
+      GST_IIO_DEFAULT_SINK_BLOCKS)
 #define GST_IIO_MAX_BLOCKS 64
 #define GST_IIO_DEFAULT_DMA_HEAP "system"
 

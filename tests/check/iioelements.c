@@ -48,7 +48,7 @@ assert_uint_default (GstElement * e, const gchar * name, guint min,
 }
 
 static void
-assert_common_properties (GstElement * e)
+assert_common_properties (GstElement * e, guint default_blocks)
 {
   GObjectClass *klass = G_OBJECT_GET_CLASS (e);
   GParamSpec *pspec;
@@ -61,7 +61,7 @@ assert_common_properties (GstElement * e)
   assert_string_default (e, "attributes", NULL);
   assert_string_default (e, "dma-heap", "system");
   assert_uint_default (e, "buffer-size", 1, G_MAXINT, 4096);
-  assert_uint_default (e, "blocks", 1, 64, 4);
+  assert_uint_default (e, "blocks", 1, 64, default_blocks);
   assert_uint_default (e, "timeout", 0, G_MAXINT, 0);
   assert_uint_default (e, "rate", 0, G_MAXINT, 0);
 
@@ -121,7 +121,7 @@ GST_START_TEST (test_src_properties)
 
   fail_unless (src != NULL, "no iiosrc");
   fail_unless (GST_IS_PUSH_SRC (src));
-  assert_common_properties (src);
+  assert_common_properties (src, 8);
   fail_if (g_object_class_find_property (G_OBJECT_GET_CLASS (src),
           "cyclic"));
   assert_idle_stats (src);
@@ -138,7 +138,7 @@ GST_START_TEST (test_sink_properties)
 
   fail_unless (sink != NULL, "no iiosink");
   fail_unless (GST_IS_BASE_SINK (sink));
-  assert_common_properties (sink);
+  assert_common_properties (sink, 4);
   pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "cyclic");
   fail_unless (G_IS_PARAM_SPEC_BOOLEAN (pspec));
   fail_if (G_PARAM_SPEC_BOOLEAN (pspec)->default_value);
