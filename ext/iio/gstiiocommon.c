@@ -497,6 +497,27 @@ gst_iio_common_get_device_caps (GstIioCommon * self)
   return caps;
 }
 
+gboolean
+gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps)
+{
+  GError *error = NULL;
+
+  /* The streaming thread alone uses the device between start and stop. */
+  if (self->device == NULL) {
+    GST_WARNING_OBJECT (self->element, "caps before the device was opened");
+    return FALSE;
+  }
+  if (!gst_iio_device_check_caps (self->device, caps, &error)) {
+    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT,
+        caps);
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self->element, "negotiated %" GST_PTR_FORMAT, caps);
+
+  return TRUE;
+}
+
 /* ---- READY <-> PAUSED ---- */
 
 static gint

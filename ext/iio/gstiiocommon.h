@@ -130,6 +130,9 @@ void gst_iio_common_stop (GstIioCommon * self);
 /* A new reference to the device's caps (both media types at the rate),
  * NULL before open. */
 GstCaps *gst_iio_common_get_device_caps (GstIioCommon * self);
+/* Checks negotiated @caps against the enabled channels; posts a
+ * negotiation error that says what the device expects when they differ. */
+gboolean gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps);
 
 /* The stats property value. */
 GstStructure *gst_iio_common_get_stats (GstIioCommon * self);

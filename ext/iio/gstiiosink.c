@@ -134,23 +134,7 @@ gst_iio_sink_query (GstBaseSink * sink, GstQuery * query)
 static gboolean
 gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
-  GstIioSink *self = GST_IIO_SINK (sink);
-  GError *error = NULL;
-
-  /* The streaming thread alone uses the device between start and stop. */
-  if (self->common.device == NULL) {
-    GST_WARNING_OBJECT (self, "caps before the device was opened");
-    return FALSE;
-  }
-  if (!gst_iio_device_check_caps (self->common.device, caps, &error)) {
-    gst_iio_common_post_error (&self->common, error, "set_caps %"
-        GST_PTR_FORMAT, caps);
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
-
-  return TRUE;
+  return gst_iio_common_set_caps (&GST_IIO_SINK (sink)->common, caps);
 }
 
 /* ---- allocation ---- */

@@ -232,22 +232,7 @@ gst_iio_src_get_caps (GstBaseSrc * src, GstCaps * filter)
 static gboolean
 gst_iio_src_set_caps (GstBaseSrc * src, GstCaps * caps)
 {
-  GstIioSrc *self = GST_IIO_SRC (src);
-  GError *error = NULL;
-
-  if (self->common.device == NULL) {
-    GST_WARNING_OBJECT (self, "caps before the device was opened");
-    return FALSE;
-  }
-  if (!gst_iio_device_check_caps (self->common.device, caps, &error)) {
-    gst_iio_common_post_error (&self->common, error, "set_caps %"
-        GST_PTR_FORMAT, caps);
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "negotiated %" GST_PTR_FORMAT, caps);
-
-  return TRUE;
+  return gst_iio_common_set_caps (&GST_IIO_SRC (src)->common, caps);
 }
 
 /* "4 channels of S16LE at 1000000 Hz" from the device's first caps. */
