@@ -9,6 +9,7 @@
    is printed next to the checksum the DAC computed over what it consumed.
 """
 
+import os
 import sys
 
 import gi
@@ -56,12 +57,16 @@ def capture_sine(out):
         "io-mode=dmabuf buffer-size=1920 blocks=8 "
         "attributes=sampling_frequency=48000,waveform=sine num-buffers=50 "
         "! tee name=t "
-        "t. ! queue ! wavenc ! filesink location=%s/sim-adc-sine.wav "
+        # unbuffered: filesink would otherwise hold 64 KiB of buffers
+        # (DMA blocks) before writing them.
+        "t. ! queue ! wavenc ! filesink buffer-mode=unbuffered "
+        "location=%s/sim-adc-sine.wav "
         # IIO channels are unpositioned (channel-mask 0); wavescope wants
         # stereo, so label the two channels left/right for the picture.
         # The picture branch is leaky: drawing and PNG encoding must never
         # hold the ADC's DMABUF blocks back from the device.
-        "t. ! queue max-size-buffers=1 leaky=downstream ! capssetter caps=audio/x-raw,channel-mask=(bitmask)0x3 "
+        "t. ! queue max-size-buffers=1 leaky=downstream "
+        "! capssetter caps=audio/x-raw,channel-mask=(bitmask)0x3 "
         "! wavescope style=lines shader=none "
         "! video/x-raw,width=640,height=360,framerate=25/1 ! videoconvert "
         "! pngenc ! multifilesink location=%s/sim-adc-wavescope.png"
@@ -69,6 +74,9 @@ def capture_sine(out):
     run(pipeline)
     print("capture: %s" % pipeline.get_by_name("src").get_property("stats")
           .to_string())
+    for name in ("sim-adc-sine.wav", "sim-adc-wavescope.png"):
+        if os.path.getsize(os.path.join(out, name)) < 1000:
+            raise SystemExit("demo: %s/%s is (nearly) empty" % (out, name))
 
 
 def adc_to_dac():
