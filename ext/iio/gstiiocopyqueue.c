@@ -510,7 +510,7 @@ wait_played (GstIioCopyQueue * self, GError ** error)
     if (!sleep_until (self, MIN (deadline, now + DRAIN_POLL_US))) {
       GST_INFO_OBJECT (self, "drain interrupted by a flush: queued samples "
           "of %s may be dropped", dev_name (self));
-      return TRUE;
+      return FALSE;
     }
   }
 
@@ -543,14 +543,16 @@ gst_iio_copy_queue_drain (GstIioQueue * queue, GError ** error)
   g_mutex_lock (&self->lock);
   cancelled = self->cancelled;
   g_mutex_unlock (&self->lock);
-  if (!self->buf || cancelled)
+  if (cancelled)
+    return FALSE;
+  if (!self->buf)
     return TRUE;
 
   if (self->fill > 0) {
     pad_block (self);
     ret = push_block (self, error);
     if (ret != GST_FLOW_OK)
-      return ret == GST_FLOW_FLUSHING;
+      return FALSE;
   }
   if (!self->unplayed)
     return TRUE;

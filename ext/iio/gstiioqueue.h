@@ -49,7 +49,9 @@ struct _GstIioQueueClass
   /* Output: hands @buffer (not consumed) to the device. */
   GstFlowReturn (*render) (GstIioQueue * self, GstBuffer * buffer,
       GError ** error);
-  /* Output: waits until every queued sample reached the device. */
+  /* Output: waits until every queued sample reached the device. FALSE
+   * with @error set on a failure, FALSE without @error when a flush cut
+   * it short. */
   gboolean (*drain) (GstIioQueue * self, GError ** error);
   /* Interrupts every wait (unlock) or ends that state (unlock_stop). */
   void (*set_flushing) (GstIioQueue * self, gboolean flushing);
