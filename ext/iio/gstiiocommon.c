@@ -75,6 +75,7 @@ gst_iio_common_clear (GstIioCommon * self)
   g_clear_pointer (&self->dma_heap, g_free);
   g_clear_pointer (&self->attributes, g_free);
   g_clear_pointer (&self->last_stats, gst_structure_free);
+  g_clear_pointer (&self->fallback_reason, g_free);
 }
 
 /* ---- properties ---- */
