@@ -485,6 +485,23 @@ gst_iio_common_close (GstIioCommon * self)
   gst_clear_caps (&caps);
 }
 
+void
+gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing)
+{
+  GstIioQueue *queue = NULL;
+
+  /* referenced under the lock, called without it (the queue may wait) */
+  GST_OBJECT_LOCK (self->element);
+  if (self->queue)
+    queue = gst_object_ref (self->queue);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (queue) {
+    gst_iio_queue_set_flushing (queue, flushing);
+    gst_object_unref (queue);
+  }
+}
+
 GstCaps *
 gst_iio_common_get_device_caps (GstIioCommon * self)
 {

@@ -126,6 +126,9 @@ gboolean gst_iio_common_start (GstIioCommon * self,
     GstIioQueueNewFunc dmabuf_new, gboolean cyclic);
 /* PAUSED->READY: stops the queue (buffers downstream holds stay valid). */
 void gst_iio_common_stop (GstIioCommon * self);
+/* Interrupts (TRUE) or re-arms (FALSE) every wait of the running queue;
+ * safe from any thread (unlock, unlock_stop); nothing when stopped. */
+void gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing);
 
 /* A new reference to the device's caps (both media types at the rate),
  * NULL before open. */

@@ -65,21 +65,6 @@ G_DEFINE_TYPE_WITH_CODE (GstIioSink, gst_iio_sink, GST_TYPE_BASE_SINK,
 GST_ELEMENT_REGISTER_DEFINE (iiosink, "iiosink", GST_RANK_NONE,
     GST_TYPE_IIO_SINK);
 
-/* The queue of the running stream, referenced, for the calls that may
- * come from another thread than the streaming one (unlock). */
-static GstIioQueue *
-get_queue (GstIioSink * self)
-{
-  GstIioQueue *queue = NULL;
-
-  GST_OBJECT_LOCK (self);
-  if (self->common.queue)
-    queue = gst_object_ref (self->common.queue);
-  GST_OBJECT_UNLOCK (self);
-
-  return queue;
-}
-
 /* ---- caps ---- */
 
 /* The device's caps once it is open. When nothing upstream offers fits
@@ -243,15 +228,10 @@ static gboolean
 gst_iio_sink_unlock (GstBaseSink * sink)
 {
   GstIioSink *self = GST_IIO_SINK (sink);
-  GstIioQueue *queue;
 
   if (is_pausing (self))
     return TRUE;
-  queue = get_queue (self);
-  if (queue) {
-    gst_iio_queue_set_flushing (queue, TRUE);
-    gst_object_unref (queue);
-  }
+  gst_iio_common_set_flushing (&self->common, TRUE);
   GST_OBJECT_LOCK (self);
   self->unlocked = TRUE;
   GST_OBJECT_UNLOCK (self);
@@ -263,7 +243,6 @@ static gboolean
 gst_iio_sink_unlock_stop (GstBaseSink * sink)
 {
   GstIioSink *self = GST_IIO_SINK (sink);
-  GstIioQueue *queue;
   gboolean unlocked;
 
   GST_OBJECT_LOCK (self);
@@ -273,11 +252,7 @@ gst_iio_sink_unlock_stop (GstBaseSink * sink)
   if (!unlocked)
     return TRUE;
 
-  queue = get_queue (self);
-  if (queue) {
-    gst_iio_queue_set_flushing (queue, FALSE);
-    gst_object_unref (queue);
-  }
+  gst_iio_common_set_flushing (&self->common, FALSE);
 
   return TRUE;
 }

@@ -171,41 +171,17 @@ gst_iio_src_stop (GstBaseSrc * src)
   return TRUE;
 }
 
-static GstIioQueue *
-get_queue (GstIioSrc * self)
-{
-  GstIioQueue *queue = NULL;
-
-  GST_OBJECT_LOCK (self);
-  if (self->common.queue)
-    queue = gst_object_ref (self->common.queue);
-  GST_OBJECT_UNLOCK (self);
-
-  return queue;
-}
-
-static void
-set_flushing (GstIioSrc * self, gboolean flushing)
-{
-  GstIioQueue *queue = get_queue (self);
-
-  if (queue) {
-    gst_iio_queue_set_flushing (queue, flushing);
-    gst_object_unref (queue);
-  }
-}
-
 static gboolean
 gst_iio_src_unlock (GstBaseSrc * src)
 {
-  set_flushing (GST_IIO_SRC (src), TRUE);
+  gst_iio_common_set_flushing (&GST_IIO_SRC (src)->common, TRUE);
   return TRUE;
 }
 
 static gboolean
 gst_iio_src_unlock_stop (GstBaseSrc * src)
 {
-  set_flushing (GST_IIO_SRC (src), FALSE);
+  gst_iio_common_set_flushing (&GST_IIO_SRC (src)->common, FALSE);
   return TRUE;
 }
 

@@ -5,7 +5,8 @@
 A benchmark: it prints figures and asserts only that the data arrived.
 Figures from a TCG test bed are only worth comparing with each other.
 
-Usage (in the guest): test_iiosink_bench.py [MIB]
+  tests/vm/run --build build -- /usr/bin/python3 \\
+      tests/integration/bench_iiosink.py [MIB]
 """
 import resource
 import sys
