@@ -5,7 +5,8 @@ samples_consumed and checksum (FNV-1a 64 of the bytes it played) are
 compared with what was sent.
 
 Usage (in the guest): test_iiosink.py GROUP|CASE ...
-  groups: dmabuf, copy, errors, cycles (meson runs one test bed per group)
+  groups: dmabuf, copy, errors, cycles, unplug (meson runs one test bed per
+  group)
 """
 import os
 import random
@@ -226,6 +227,41 @@ def case_import():
           f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
     check(st['io-mode'] == 'dmabuf' and sst['io-mode'] == 'dmabuf',
           'io-mode is not dmabuf on both')
+    write_attr('sim-adc', 'sampling_frequency', RATE)
+    reset_dac()
+
+
+def case_tee():
+    """iiosrc ! tee: one branch into the DAC (imports), the other reads
+    the same DMABUF memory on the CPU. The imported memory stays
+    readable and intact, the DAC plays the exact ramp, nothing is
+    copied."""
+    rate = 100000
+    reset_dac(rate)
+    k, block = 24, 4096
+    p = Gst.parse_launch(
+        f'iiosrc name=src device=sim-adc channels=voltage0,voltage1 '
+        f'io-mode=dmabuf buffer-size={block} blocks=16 num-buffers={k} '
+        f'attributes=sampling_frequency={rate} ! tee name=t '
+        f't. ! queue ! iiosink name=sink device=sim-dac io-mode=dmabuf '
+        f't. ! queue ! fakesink name=cpu sync=false')
+    src, sink = p.get_by_name('src'), p.get_by_name('sink')
+    cpu = Recorder(p.get_by_name('cpu').get_static_pad('sink'))
+    expect_eos(wait_end(p))
+    st, sst = stats_of(sink), stats_of(src)
+    stop(p)
+
+    check(sst['overruns'] == 0, f'the ADC overran ({sst["overruns"]}): the '
+          'ramp has gaps, cannot compare')
+    check(cpu.n == k and cpu.n_dmabuf == k,
+          f'CPU branch: {cpu.n_dmabuf} of {cpu.n} buffers DMABUF, {k} expected')
+    check(cpu.all_bytes() == ramp_bytes(k * block),
+          'the CPU branch did not read the exact ramp')
+    check_played(ramp_bytes(k * block), 'tee')
+    check(st['dmabuf-imports'] == k,
+          f'dmabuf-imports {st["dmabuf-imports"]}, {k} expected')
+    check(st['bytes-copied'] == 0 and sst['bytes-copied'] == 0,
+          f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
     write_attr('sim-adc', 'sampling_frequency', RATE)
     reset_dac()
 
@@ -578,8 +614,8 @@ def case_cycles():
 CASES = {name[5:]: fn for name, fn in sorted(globals().items())
          if name.startswith('case_')}
 GROUPS = {
-    'dmabuf': ['pool', 'pool_queue', 'import', 'appsrc', 'cyclic', 'pause', 'restart',
-               'lifetime'],
+    'dmabuf': ['pool', 'pool_queue', 'import', 'tee', 'appsrc', 'cyclic', 'pause',
+               'restart', 'lifetime'],
     'copy': ['copy', 'iiod'],
     'errors': ['caps', 'partial_sample', 'stall', 'fault'],
     'unplug': ['unplug'],
