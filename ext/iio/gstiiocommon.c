@@ -108,8 +108,8 @@ install_device_properties (GObjectClass * klass, gboolean input)
       "board), usb:[BUS.DEV.INTF] or xml:FILE", GST_IIO_DEFAULT_URI);
   install_string (klass, GST_IIO_PROP_DEVICE, "device", "Device",
       input ? "IIO device: id (iio:device0), name (e.g. cf-ad9361-lpc) or "
-      "label. Default: the only device with input scan channels (an error lists "
-      "them when there are several)" :
+      "label. Default: the only device with input scan channels (an error "
+      "lists them when there are several)" :
       "IIO device: id (iio:device0), name (e.g. cf-ad9361-dds-core-lpc) or "
       "label. Default: the only device with output scan channels (an error "
       "lists them when there are several)", NULL);
@@ -142,9 +142,10 @@ install_queue_properties (GObjectClass * klass, gboolean input)
       "when downstream holds all the others, blocks are copied out (see "
       "bytes-copied in stats) instead of starving the device. More blocks "
       "let downstream keep buffers zero-copy and ride out longer stalls, "
-      "at the cost of memory and maximum latency" : "Blocks queued to the device at once: "
-      "more blocks ride out longer stalls upstream before the device runs "
-      "dry, at the cost of memory and latency", 1, GST_IIO_MAX_BLOCKS,
+      "at the cost of memory and maximum latency" :
+      "Blocks queued to the device at once: more blocks ride out longer "
+      "stalls upstream before the device runs dry, at the cost of memory "
+      "and latency", 1, GST_IIO_MAX_BLOCKS,
       input ? GST_IIO_DEFAULT_SRC_BLOCKS : GST_IIO_DEFAULT_SINK_BLOCKS);
   g_object_class_install_property (klass, GST_IIO_PROP_IO_MODE,
       g_param_spec_enum ("io-mode", "I/O mode", "How samples move between "
