@@ -196,20 +196,40 @@ def case_pool_queue():
     pool_case('! queue', 'pool with queue')
 
 
+LOOP_RATE = 100000
+
+
+def loop_launch(k, block, tail):
+    """sim-adc's voltage0,voltage1 on the DMABUF path, @k blocks, then
+    @tail. 100 kHz: every DAC underrun (a loaded machine) delays the DAC
+    for good and keeps one more ADC block downstream; 16 blocks of 41 ms
+    leave the ADC enough of them."""
+    return (f'iiosrc name=src device=sim-adc channels=voltage0,voltage1 '
+            f'io-mode=dmabuf buffer-size={block} blocks=16 num-buffers={k} '
+            f'attributes=sampling_frequency={LOOP_RATE} {tail}')
+
+
+def check_loop(st, sst, k, block, what):
+    """With the stats of the sink (@st) and of iiosrc (@sst): the DAC
+    played the ADC's exact ramp, every buffer an import, no copy."""
+    check(sst['overruns'] == 0, f'the ADC overran ({sst["overruns"]}): the '
+          'ramp has gaps, cannot compare')
+    check_played(ramp_bytes(k * block), what)
+    check(st['dmabuf-imports'] == k,
+          f'dmabuf-imports {st["dmabuf-imports"]}, {k} expected')
+    check(st['bytes-copied'] == 0 and sst['bytes-copied'] == 0,
+          f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
+    check(st['io-mode'] == 'dmabuf' and sst['io-mode'] == 'dmabuf',
+          'io-mode is not dmabuf on both')
+
+
 def case_import():
     """iiosrc DMABUFs go to the DAC untouched: the DAC plays the ADC ramp,
     every buffer is an import, no byte is copied on either side."""
-    # 100 kHz: every DAC underrun (a loaded machine) delays the DAC for
-    # good and keeps one more ADC block downstream; 16 blocks of 41 ms
-    # leave the ADC enough of them.
-    rate = 100000
-    reset_dac(rate)
+    reset_dac(LOOP_RATE)
     k, block = 32, 4096
-    p = Gst.parse_launch(
-        f'iiosrc name=src device=sim-adc channels=voltage0,voltage1 '
-        f'io-mode=dmabuf buffer-size={block} blocks=16 num-buffers={k} '
-        f'attributes=sampling_frequency={rate} '
-        f'! iiosink name=sink device=sim-dac io-mode=dmabuf')
+    p = Gst.parse_launch(loop_launch(
+        k, block, '! iiosink name=sink device=sim-dac io-mode=dmabuf'))
     src, sink = p.get_by_name('src'), p.get_by_name('sink')
     rec = Recorder(sink.get_static_pad('sink'), keep_data=False)
     expect_eos(wait_end(p))
@@ -218,15 +238,7 @@ def case_import():
 
     check(rec.n == k and rec.n_dmabuf == k,
           f'{rec.n_dmabuf} of {rec.n} buffers were DMABUF, {k} expected')
-    check(sst['overruns'] == 0, f'the ADC overran ({sst["overruns"]}): the '
-          'ramp has gaps, cannot compare')
-    check_played(ramp_bytes(k * block), 'import')
-    check(st['dmabuf-imports'] == k,
-          f'dmabuf-imports {st["dmabuf-imports"]}, {k} expected')
-    check(st['bytes-copied'] == 0 and sst['bytes-copied'] == 0,
-          f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
-    check(st['io-mode'] == 'dmabuf' and sst['io-mode'] == 'dmabuf',
-          'io-mode is not dmabuf on both')
+    check_loop(st, sst, k, block, 'import')
     write_attr('sim-adc', 'sampling_frequency', RATE)
     reset_dac()
 
@@ -236,32 +248,23 @@ def case_tee():
     the same DMABUF memory on the CPU. The imported memory stays
     readable and intact, the DAC plays the exact ramp, nothing is
     copied."""
-    rate = 100000
-    reset_dac(rate)
+    reset_dac(LOOP_RATE)
     k, block = 24, 4096
-    p = Gst.parse_launch(
-        f'iiosrc name=src device=sim-adc channels=voltage0,voltage1 '
-        f'io-mode=dmabuf buffer-size={block} blocks=16 num-buffers={k} '
-        f'attributes=sampling_frequency={rate} ! tee name=t '
-        f't. ! queue ! iiosink name=sink device=sim-dac io-mode=dmabuf '
-        f't. ! queue ! fakesink name=cpu sync=false')
+    p = Gst.parse_launch(loop_launch(
+        k, block, '! tee name=t '
+        't. ! queue ! iiosink name=sink device=sim-dac io-mode=dmabuf '
+        't. ! queue ! fakesink name=cpu sync=false'))
     src, sink = p.get_by_name('src'), p.get_by_name('sink')
     cpu = Recorder(p.get_by_name('cpu').get_static_pad('sink'))
     expect_eos(wait_end(p))
     st, sst = stats_of(sink), stats_of(src)
     stop(p)
 
-    check(sst['overruns'] == 0, f'the ADC overran ({sst["overruns"]}): the '
-          'ramp has gaps, cannot compare')
+    check_loop(st, sst, k, block, 'tee')
     check(cpu.n == k and cpu.n_dmabuf == k,
           f'CPU branch: {cpu.n_dmabuf} of {cpu.n} buffers DMABUF, {k} expected')
     check(cpu.all_bytes() == ramp_bytes(k * block),
           'the CPU branch did not read the exact ramp')
-    check_played(ramp_bytes(k * block), 'tee')
-    check(st['dmabuf-imports'] == k,
-          f'dmabuf-imports {st["dmabuf-imports"]}, {k} expected')
-    check(st['bytes-copied'] == 0 and sst['bytes-copied'] == 0,
-          f'bytes-copied sink {st["bytes-copied"]} src {sst["bytes-copied"]}')
     write_attr('sim-adc', 'sampling_frequency', RATE)
     reset_dac()
 
