@@ -156,7 +156,8 @@ class Generator:
         src.link(capsfilter)
         capsfilter.link(self.sink)
         self.sent = (1 if a.cyclic else a.buffers) * a.samples
-        # audiotestsrc is a GstBaseSrc: it uses the pool iiosink proposes.
+        # audiotestsrc is a GstBaseSrc: it allocates from the allocator
+        # iiosink proposes (a DMA block when a buffer fits one).
         self.bpf = bpf
 
     def build_appsrc(self, caps, fmt, channels, rate):
@@ -176,14 +177,13 @@ class Generator:
 
     def new_buffer(self, data):
         """A buffer with @data: in a DMA block of iiosink's pool when the
-        sink proposed one (appsrc, a GstBaseSrc, took it in its
-        allocation query), else wrapped system memory."""
-        pool = GstBase.BaseSrc.get_buffer_pool(self.appsrc)
-        if pool is not None:
-            ret, buf = pool.acquire_buffer(None)
-            if ret != Gst.FlowReturn.OK:
-                return None
-            buf.set_size(len(data))
+        sink proposed its allocator (appsrc, a GstBaseSrc, took it in its
+        allocation query; a buffer larger than a block gets system memory
+        from it), else wrapped system memory."""
+        allocator, params = GstBase.BaseSrc.get_allocator(self.appsrc)
+        if allocator is not None:
+            buf = Gst.Buffer.new()
+            buf.append_memory(allocator.alloc(len(data), params))
             buf.fill(0, data)      # the CPU writes into the DMA block
         else:
             buf = Gst.Buffer.new_wrapped(data)

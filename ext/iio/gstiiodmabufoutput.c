@@ -302,8 +302,8 @@ reclaim_for_pool (GstObject * owner, GError ** error)
 
   ret = retire_oldest (self, &err);
   if (ret == GST_FLOW_ERROR && err) {
-    /* Upstream gets GST_FLOW_ERROR from its acquire: the element must
-     * post why, or the application only sees upstream's flow error. */
+    /* Upstream's allocation falls back to system memory and learns
+     * nothing: the element must post why. */
     post_async_error (self, err);
   }
   if (err)
@@ -854,13 +854,18 @@ gst_iio_dmabuf_output_set_flushing (GstIioQueue * queue, gboolean flushing)
   }
 }
 
-static GstBufferPool *
-gst_iio_dmabuf_output_get_pool (GstIioQueue * queue, GstCaps * caps)
+static GstAllocator *
+gst_iio_dmabuf_output_get_allocator (GstIioQueue * queue, GstCaps * caps)
 {
   GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (queue);
+  GstAllocator *allocator = NULL;
 
-  return self->pool ? gst_object_ref (GST_BUFFER_POOL_CAST (self->pool)) :
-      NULL;
+  g_mutex_lock (&self->lock);
+  if (self->pool)
+    allocator = gst_iio_dmabuf_pool_get_allocator (self->pool);
+  g_mutex_unlock (&self->lock);
+
+  return allocator;
 }
 
 /* ---- stop ---- */
@@ -1071,7 +1076,7 @@ gst_iio_dmabuf_output_class_init (GstIioDmabufOutputClass * klass)
   queue_class->drain = gst_iio_dmabuf_output_drain;
   queue_class->set_flushing = gst_iio_dmabuf_output_set_flushing;
   queue_class->stop = gst_iio_dmabuf_output_stop;
-  queue_class->get_pool = gst_iio_dmabuf_output_get_pool;
+  queue_class->get_allocator = gst_iio_dmabuf_output_get_allocator;
 }
 
 static void

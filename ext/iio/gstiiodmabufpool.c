@@ -138,13 +138,23 @@ pop_free_block (GstIioDmabufPool * self, gsize size)
   return mem;
 }
 
+/* Who takes a block: its flushing state and the size it gets. */
+typedef enum
+{
+  TAKER_OWNER,                  /* copies: a whole block */
+  TAKER_POOL,                   /* GstBufferPool: the configured size */
+  TAKER_ALLOCATOR,              /* upstream's allocator: the size asked */
+} Taker;
+
 static gboolean
-is_flushing (GstIioDmabufPool * self, gboolean for_upstream)
+is_flushing (GstIioDmabufPool * self, Taker taker)
 {
   if (self->closed)
     return TRUE;
-  if (for_upstream)
+  if (taker == TAKER_POOL)
     return GST_BUFFER_POOL_IS_FLUSHING (GST_BUFFER_POOL_CAST (self));
+  /* The allocator has no flushing state of its own: upstream's waits end
+   * with the owner's (its unlock, a flush, stop). */
   return self->owner_flushing;
 }
 
@@ -152,8 +162,8 @@ is_flushing (GstIioDmabufPool * self, gboolean for_upstream)
  * someone else (upstream, a queue). Wait for one to come back, or for the
  * owner to queue a transfer (since @seq), which can then be retired. */
 static GstFlowReturn
-wait_for_return (GstIioDmabufPool * self, gboolean for_upstream,
-    guint64 seq, gint timeout_ms, GError ** error)
+wait_for_return (GstIioDmabufPool * self, Taker taker, guint64 seq,
+    gint timeout_ms, GError ** error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   GstFlowReturn ret = GST_FLOW_OK;
@@ -161,7 +171,7 @@ wait_for_return (GstIioDmabufPool * self, gboolean for_upstream,
   g_mutex_lock (&self->lock);
   while (self->free.length == 0 && self->queued_seq == seq
       && ret == GST_FLOW_OK) {
-    if (is_flushing (self, for_upstream))
+    if (is_flushing (self, taker))
       ret = GST_FLOW_FLUSHING;
     else if (timeout_ms < 0)
       g_cond_wait (&self->cond, &self->lock);
@@ -206,18 +216,19 @@ reclaim (GstIioDmabufPool * self, GError ** error)
   return ret;
 }
 
+/* @size 0: the size upstream configured on the GstBufferPool. */
 static GstFlowReturn
-take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
-    gint timeout_ms, GstMemory ** mem, GError ** error)
+take_block (GstIioDmabufPool * self, Taker taker, gsize size,
+    gboolean dontwait, gint timeout_ms, GstMemory ** mem, GError ** error)
 {
   GstFlowReturn ret;
   guint64 seq;
 
   for (;;) {
     g_mutex_lock (&self->lock);
-    *mem = is_flushing (self, for_upstream) ? NULL :
-        pop_free_block (self, for_upstream ? self->size : self->block_bytes);
-    ret = *mem ? GST_FLOW_OK : is_flushing (self, for_upstream) ?
+    *mem = is_flushing (self, taker) ? NULL :
+        pop_free_block (self, size ? size : self->size);
+    ret = *mem ? GST_FLOW_OK : is_flushing (self, taker) ?
         GST_FLOW_FLUSHING : dontwait ? GST_FLOW_EOS : GST_FLOW_CUSTOM_ERROR;
     /* Read before reclaim: a transfer queued after it wakes the wait. */
     seq = self->queued_seq;
@@ -229,7 +240,7 @@ take_block (GstIioDmabufPool * self, gboolean for_upstream, gboolean dontwait,
      * elsewhere (wait for it). */
     ret = reclaim (self, error);
     if (ret == GST_FLOW_CUSTOM_SUCCESS)
-      ret = wait_for_return (self, for_upstream, seq, timeout_ms, error);
+      ret = wait_for_return (self, taker, seq, timeout_ms, error);
     if (ret != GST_FLOW_OK)
       return ret;
   }
@@ -239,7 +250,8 @@ GstFlowReturn
 gst_iio_dmabuf_pool_acquire_block (GstIioDmabufPool * self, GstMemory ** mem,
     gint timeout_ms, GError ** error)
 {
-  return take_block (self, FALSE, FALSE, timeout_ms, mem, error);
+  return take_block (self, TAKER_OWNER, self->block_bytes, FALSE, timeout_ms,
+      mem, error);
 }
 
 void
@@ -286,7 +298,7 @@ gst_iio_dmabuf_pool_acquire_buffer (GstBufferPool * pool, GstBuffer ** buffer,
 
   /* No limit on the wait for a block held elsewhere, like any pool;
    * waits on the device are bounded by the owner's timeout. */
-  ret = take_block (self, TRUE, dontwait, -1, &mem, &error);
+  ret = take_block (self, TAKER_POOL, 0, dontwait, -1, &mem, &error);
   if (ret == GST_FLOW_OK) {
     *buffer = gst_buffer_new ();
     gst_buffer_append_memory (*buffer, mem);
@@ -415,4 +427,126 @@ gst_iio_dmabuf_pool_new (GstObject * owner,
   gst_buffer_pool_set_config (GST_BUFFER_POOL_CAST (self), config);
 
   return self;
+}
+
+/* ---- GstAllocator: upstream's side ----
+ *
+ * Offered upstream instead of the GstBufferPool: a pool's buffers have a
+ * fixed size that the pool chooses, and GstBaseSrc configures a proposed
+ * pool with the proposed size whatever it will write: audiotestsrc then
+ * gst_buffer_set_size()s a block-sized buffer to its own blocksize
+ * (gst_buffer_resize_range assertion, writes past the DMABUF). Through an
+ * allocator upstream asks for the size it writes (gst_buffer_new_allocate
+ * in GstBaseSrc and GstBaseTransform): what fits a block gets a block, the
+ * rest system memory that the owner copies into its blocks. */
+
+#define GST_TYPE_IIO_BLOCK_ALLOCATOR (gst_iio_block_allocator_get_type ())
+G_DECLARE_FINAL_TYPE (GstIioBlockAllocator, gst_iio_block_allocator, GST,
+    IIO_BLOCK_ALLOCATOR, GstAllocator)
+
+struct _GstIioBlockAllocator
+{
+  GstAllocator parent;
+
+  /* Strong: upstream may keep the allocator past the owner's stop; a
+   * closed pool only hands out system memory. */
+  GstIioDmabufPool *pool;
+};
+
+G_DEFINE_TYPE (GstIioBlockAllocator, gst_iio_block_allocator,
+    GST_TYPE_ALLOCATOR);
+
+/* A block only as the device takes it: from its first byte, no prefix or
+ * padding, at most a block; the page alignment of a DMABUF fits any
+ * @params->align. */
+static gboolean
+block_can_hold (GstIioDmabufPool * pool, gsize size,
+    GstAllocationParams * params)
+{
+  return size > 0 && size <= pool->block_bytes && params->prefix == 0
+      && params->padding == 0;
+}
+
+static GstMemory *
+gst_iio_block_allocator_alloc (GstAllocator * allocator, gsize size,
+    GstAllocationParams * params)
+{
+  GstIioBlockAllocator *self = GST_IIO_BLOCK_ALLOCATOR (allocator);
+  GstIioDmabufPool *pool = self->pool;
+  GError *error = NULL;
+  GstMemory *mem = NULL;
+  GstFlowReturn ret;
+
+  if (!block_can_hold (pool, size, params)) {
+    GST_LOG_OBJECT (pool, "%" G_GSIZE_FORMAT " bytes do not fit a %"
+        G_GSIZE_FORMAT "-byte block: system memory", size, pool->block_bytes);
+    return gst_allocator_alloc (NULL, size, params);
+  }
+  /* No limit on the wait for a block held elsewhere, like a pool's; the
+   * waits on the device are bounded by the owner's timeout. */
+  ret = take_block (pool, TAKER_ALLOCATOR, size, FALSE, -1, &mem, &error);
+  if (ret == GST_FLOW_OK)
+    return mem;
+
+  /* Flushing or stopped (the buffer will be dropped), or the device
+   * failed (the owner posted why, and its render fails too): system
+   * memory rather than NULL, which upstream would report as an
+   * allocation failure of its own. */
+  if (error) {
+    GST_WARNING_OBJECT (pool, "no block for upstream: %s", error->message);
+    g_error_free (error);
+  } else {
+    GST_DEBUG_OBJECT (pool, "no block for upstream: %s",
+        gst_flow_get_name (ret));
+  }
+
+  return gst_allocator_alloc (NULL, size, params);
+}
+
+/* Never called: the blocks' memories belong to the GstDmaBufAllocator
+ * and come back through their dispose hook; the rest is system memory. */
+static void
+gst_iio_block_allocator_free (GstAllocator * allocator, GstMemory * mem)
+{
+  g_return_if_reached ();
+}
+
+static void
+gst_iio_block_allocator_finalize (GObject * object)
+{
+  GstIioBlockAllocator *self = GST_IIO_BLOCK_ALLOCATOR (object);
+
+  gst_object_unref (self->pool);
+
+  G_OBJECT_CLASS (gst_iio_block_allocator_parent_class)->finalize (object);
+}
+
+static void
+gst_iio_block_allocator_class_init (GstIioBlockAllocatorClass * klass)
+{
+  GstAllocatorClass *allocator_class = GST_ALLOCATOR_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = gst_iio_block_allocator_finalize;
+  allocator_class->alloc = gst_iio_block_allocator_alloc;
+  allocator_class->free = gst_iio_block_allocator_free;
+}
+
+/* Not GST_ALLOCATOR_FLAG_CUSTOM_ALLOC: any producer may use it, for any
+ * size. The memories it returns have their own allocators' types. */
+static void
+gst_iio_block_allocator_init (GstIioBlockAllocator * self)
+{
+  GST_ALLOCATOR_CAST (self)->mem_type = "IioDmabufBlock";
+}
+
+GstAllocator *
+gst_iio_dmabuf_pool_get_allocator (GstIioDmabufPool * self)
+{
+  GstIioBlockAllocator *allocator;
+
+  allocator = g_object_new (GST_TYPE_IIO_BLOCK_ALLOCATOR, NULL);
+  gst_object_ref_sink (allocator);
+  allocator->pool = gst_object_ref (self);
+
+  return GST_ALLOCATOR_CAST (allocator);
 }

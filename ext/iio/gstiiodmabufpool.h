@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A fixed set of DMABUF blocks already attached to an output IIO buffer,
- * offered upstream as a GstBufferPool (propose_allocation) so that a CPU
+ * offered upstream through an allocator (propose_allocation) so that a CPU
  * producer writes straight into DMA memory, and used by the owner itself
- * as copy targets. A block is free when its GstMemory's last reference
+ * as copy targets. (The GstBufferPool side remains for an application
+ * that configures it itself; the sink no longer proposes it.) A block is free when its GstMemory's last reference
  * goes (the memory is recycled by its dispose hook), so a block is never
  * handed out while anyone, the device included, still uses it. Knows
  * nothing about IIO: the owner attaches the blocks and retires them. */
@@ -56,6 +57,13 @@ void gst_iio_dmabuf_pool_set_owner_flushing (GstIioDmabufPool * self,
 /* The owner queued a transfer: a thread waiting for a block while nothing
  * was in flight goes back to reclaiming. */
 void gst_iio_dmabuf_pool_notify_queued (GstIioDmabufPool * self);
+
+/* What to offer upstream (propose_allocation), a new reference: an
+ * allocator that hands out a free block, resized to the size asked, when
+ * it fits one (reclaiming and waiting like the pool, interrupted by the
+ * owner's flushing), and system memory otherwise, or once flushing or
+ * closed. */
+GstAllocator *gst_iio_dmabuf_pool_get_allocator (GstIioDmabufPool * self);
 
 /* The owner stops: no more acquisitions, the free blocks are released now
  * and the others when their last user drops them. */

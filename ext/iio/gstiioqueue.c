@@ -186,12 +186,12 @@ gst_iio_queue_stop (GstIioQueue * self)
   GST_IIO_QUEUE_GET_CLASS (self)->stop (self);
 }
 
-GstBufferPool *
-gst_iio_queue_get_pool (GstIioQueue * self, GstCaps * caps)
+GstAllocator *
+gst_iio_queue_get_allocator (GstIioQueue * self, GstCaps * caps)
 {
   GstIioQueueClass *klass = GST_IIO_QUEUE_GET_CLASS (self);
 
-  if (klass->get_pool == NULL)
+  if (klass->get_allocator == NULL)
     return NULL;
-  return klass->get_pool (self, caps);
+  return klass->get_allocator (self, caps);
 }

@@ -56,9 +56,9 @@ struct _GstIioQueueClass
   /* Interrupts every wait (unlock) or ends that state (unlock_stop). */
   void (*set_flushing) (GstIioQueue * self, gboolean flushing);
   void (*stop) (GstIioQueue * self);
-  /* Output: a pool whose buffers the device takes without a copy, or
-   * NULL. */
-  GstBufferPool *(*get_pool) (GstIioQueue * self, GstCaps * caps);
+  /* Output: an allocator whose memories (of up to a block) the device
+   * takes without a copy, or NULL. */
+  GstAllocator *(*get_allocator) (GstIioQueue * self, GstCaps * caps);
 
   /*< private > */
   gpointer _gst_reserved[GST_PADDING];
@@ -93,7 +93,8 @@ GstFlowReturn gst_iio_queue_render (GstIioQueue * self, GstBuffer * buffer,
 gboolean gst_iio_queue_drain (GstIioQueue * self, GError ** error);
 void gst_iio_queue_set_flushing (GstIioQueue * self, gboolean flushing);
 void gst_iio_queue_stop (GstIioQueue * self);
-GstBufferPool *gst_iio_queue_get_pool (GstIioQueue * self, GstCaps * caps);
+GstAllocator *gst_iio_queue_get_allocator (GstIioQueue * self,
+    GstCaps * caps);
 
 /* "io-mode" (dmabuf or copy), "buffers", "bytes", "bytes-copied",
  * "overruns", "underruns", "dmabuf-imports", "blocks", "block-bytes". */

@@ -10,8 +10,9 @@
  *
  * On the DMABUF path (io-mode=auto or dmabuf, Linux 6.11+, local context,
  * DMA-type buffer) upstream buffers of DMABUF memory are played without a
- * copy, a pool of DMA blocks is offered upstream (propose_allocation), and
- * other memory is copied once. The copy path (io-mode=copy, remote
+ * copy, an allocator of DMA blocks is offered upstream (propose_allocation:
+ * buffers of up to a block are written straight into one), and other
+ * memory is copied once. The copy path (io-mode=copy, remote
  * contexts, other buffers) goes through libiio. EOS waits until the
  * device has played every sample; stopping without EOS drops what is
  * queued (and logs how much).
@@ -124,30 +125,34 @@ gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 
 /* ---- allocation ---- */
 
-/* Offers the queue's DMA blocks (already attached to the device): a CPU
- * producer then writes straight into them and nothing is copied. */
+/* Offers the queue's DMA blocks (already attached to the device) through
+ * an allocator, not a pool: a producer allocates the size it writes (a
+ * pool's fixed size is not what GstBaseSrc subclasses such as audiotestsrc
+ * write, see gstiiodmabufpool.c). What fits a block is written straight
+ * into it and nothing is copied; larger buffers are system memory, copied
+ * across blocks. */
 static gboolean
 gst_iio_sink_propose_allocation (GstBaseSink * sink, GstQuery * query)
 {
   GstIioSink *self = GST_IIO_SINK (sink);
   GstIioQueue *queue = self->common.queue;
-  GstBufferPool *pool;
+  GstAllocationParams params;
+  GstAllocator *allocator;
   GstCaps *caps;
-  guint n_blocks;
 
   if (queue == NULL)
     return FALSE;
   gst_query_parse_allocation (query, &caps, NULL);
-  pool = gst_iio_queue_get_pool (queue, caps);
-  if (pool == NULL)
+  allocator = gst_iio_queue_get_allocator (queue, caps);
+  if (allocator == NULL)
     return TRUE;
 
-  n_blocks = gst_iio_queue_get_config (queue)->n_blocks;
-  gst_query_add_allocation_pool (query, pool,
-      (guint) gst_iio_queue_get_block_bytes (queue), n_blocks, n_blocks);
-  GST_DEBUG_OBJECT (self, "proposed %u DMA blocks of %" G_GSIZE_FORMAT
-      " bytes", n_blocks, gst_iio_queue_get_block_bytes (queue));
-  gst_object_unref (pool);
+  gst_allocation_params_init (&params);
+  gst_query_add_allocation_param (query, allocator, &params);
+  GST_DEBUG_OBJECT (self, "proposed an allocator of %u DMA blocks of %"
+      G_GSIZE_FORMAT " bytes", gst_iio_queue_get_config (queue)->n_blocks,
+      gst_iio_queue_get_block_bytes (queue));
+  gst_object_unref (allocator);
 
   return TRUE;
 }
