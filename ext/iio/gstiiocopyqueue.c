@@ -405,6 +405,23 @@ write_bytes (GstIioCopyQueue * self, const guint8 * data, gsize size,
 static GstFlowReturn render_cyclic (GstIioCopyQueue * self,
     GstBuffer * buffer, GError ** error);
 
+/* As on the DMABUF path (same text): libiio's buffer takes any bytes, but
+ * a partial sample would shift every later one to other channels. */
+static gboolean
+check_whole_samples (GstIioCopyQueue * self, gsize size, GError ** error)
+{
+  gsize sample_size = config_of (self)->sample_size;
+
+  if (size % sample_size == 0)
+    return TRUE;
+  g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+      "A buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of "
+      "%" G_GSIZE_FORMAT "-byte samples for %s", size, sample_size,
+      dev_name (self));
+
+  return FALSE;
+}
+
 static GstFlowReturn
 gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
     GError ** error)
@@ -415,6 +432,8 @@ gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
 
   if (config_of (self)->cyclic)
     return render_cyclic (self, buffer, error);
+  if (!check_whole_samples (self, gst_buffer_get_size (buffer), error))
+    return GST_FLOW_ERROR;
 
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
@@ -433,18 +452,13 @@ gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
 
 /* A DMA buffer's fileio interface plays whole blocks only: complete the
  * last one by repeating its last sample (what a DAC holds after its
- * stream anyway). A trailing partial sample is completed with zeros. */
+ * stream anyway). render() let whole samples only in. */
 static void
 pad_block (GstIioCopyQueue * self)
 {
   guint8 *base = iio_buffer_start (self->buf);
   gsize ss = config_of (self)->sample_size, pos;
-  gsize partial = self->fill % ss;
 
-  if (partial) {
-    memset (base + self->fill, 0, ss - partial);
-    self->fill += ss - partial;
-  }
   for (pos = self->fill; pos + ss <= self->block_bytes; pos += ss)
     memcpy (base + pos, base + self->fill - ss, ss);
   GST_INFO_OBJECT (self, "padded the last block of %s with %" G_GSIZE_FORMAT
