@@ -5,12 +5,13 @@ samples_consumed and checksum (FNV-1a 64 of the bytes it played) are
 compared with what was sent.
 
 Usage (in the guest): test_iiosink.py GROUP|CASE ...
-  groups: dmabuf, copy, errors, cycles, unplug (meson runs one test bed per
-  group)
+  groups: dmabuf, copy, sizes, errors, cycles, unplug (meson runs one test
+  bed per group)
 """
 import os
 import random
 import sys
+import tempfile
 import time
 import traceback
 
@@ -142,13 +143,16 @@ def check_played(data, what):
           f'0x{want:016x}, the FNV-1a 64 of the bytes sent')
 
 
-def check_played_padded(data, what):
+def check_played_padded(data, what, block=4096):
     """The copy path: the kernel's fileio interface plays whole blocks
     only, so the last block is completed by repeating the last sample."""
     consumed, checksum = dac_played()
     sent = len(data) // SAMPLE
-    check(sent <= consumed < sent + 4096, f'{what}: the DAC played '
-          f'{consumed} samples for {sent} sent (buffer-size=4096)')
+    padding = -sent % block
+    check(consumed == sent + padding, f'{what}: the DAC played '
+          f'{consumed} samples for {sent} sent, {sent + padding} expected '
+          f'({padding} repeats of the last sample complete the last block '
+          f'of buffer-size={block})')
     want = fnv1a64(data + data[-SAMPLE:] * (consumed - sent))
     check(checksum == want, f'{what}: DAC checksum 0x{checksum:016x} != '
           f'0x{want:016x}, the FNV-1a 64 of the bytes sent, then '
@@ -398,6 +402,107 @@ def copy_case(sink_props, what, n_blocks=None):
     check_played_padded(data, what)
 
 
+class StderrCapture:
+    """Captures what GLib writes to fd 2 (CRITICAL and WARNING messages)
+    while the block runs; copies it back to stderr afterwards."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        self.file = tempfile.TemporaryFile()
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read().decode(errors='replace')
+        self.file.close()
+        sys.stderr.write(self.text)
+        sys.stderr.flush()
+        return False
+
+
+def check_no_glib_warnings(text, what):
+    bad = [line for line in text.splitlines()
+           if 'CRITICAL' in line or '-WARNING **' in line]
+    check(not bad, f'{what}: GLib said {bad[:3]}')
+
+
+SIZES = (8192, 5000, 4096, 1024)        # around buffer-size=4096
+
+
+def size_case(spb, between, io_mode):
+    """audiotestsrc with @spb samples per buffer into 4096-sample blocks:
+    every sample reaches the DAC, without a CRITICAL."""
+    what = f'samplesperbuffer={spb}{" with a queue" if between else ""}, ' \
+        f'io-mode={io_mode}'
+    reset_dac()
+    n = 12
+    with StderrCapture() as err:
+        p = Gst.parse_launch(
+            f'audiotestsrc num-buffers={n} samplesperbuffer={spb} freq=1234 '
+            f'! {DAC_CAPS.format(rate=RATE)} {between} ! iiosink name=sink '
+            f'device=sim-dac buffer-size=4096 io-mode={io_mode}')
+        sink = p.get_by_name('sink')
+        rec = Recorder(sink.get_static_pad('sink'))
+        msg = wait_end(p)
+        st = stats_of(sink)
+        stop(p)
+    check_no_glib_warnings(err.text, what)
+    expect_eos(msg)
+    data = rec.all_bytes()
+    check(len(data) == n * spb * SAMPLE, f'{what}: {len(data)} bytes reached '
+          f'the sink, {n * spb * SAMPLE} expected')
+    check(st['io-mode'] == io_mode, f'{what}: stats io-mode {st["io-mode"]}')
+    check(st['bytes'] == len(data), f'{what}: stats bytes {st["bytes"]}')
+    if io_mode == 'copy':
+        check_played_padded(data, what)
+        copied = len(data)
+    else:
+        check_played(data, what)
+        # A buffer that fits a block is written into one; a larger one
+        # is system memory, copied across blocks.
+        zero_copy = spb <= 4096
+        check(rec.n_dmabuf == (n if zero_copy else 0), f'{what}: '
+              f'{rec.n_dmabuf} of {n} buffers were DMA blocks')
+        copied = 0 if zero_copy else len(data)
+    check(st['bytes-copied'] == copied, f'{what}: bytes-copied '
+          f'{st["bytes-copied"]}, {copied} expected')
+    log(f'{what}: {len(data) // SAMPLE} samples played, bytes-copied '
+        f'{st["bytes-copied"]}')
+
+
+def case_sizes_dmabuf():
+    """Producer buffers above, at and below a block, DMABUF path: the
+    DAC's checksum is exact; zero-copy while a buffer fits a block."""
+    for spb in SIZES:
+        for between in ('', '! queue'):
+            size_case(spb, between, 'dmabuf')
+
+
+def case_sizes_copy():
+    """The same sizes on the copy path: exact, the last block padded."""
+    for spb in SIZES:
+        for between in ('', '! queue'):
+            size_case(spb, between, 'copy')
+
+
+def case_copy_random():
+    """Random whole-sample buffers from 1 to 10000 samples (below and
+    above a block), copy path: exact after EOS, padding included."""
+    reset_dac()
+    rng = random.Random(11)
+    chunks = random_chunks(rng, 40, 10000)
+    data = b''.join(chunks)
+    p, src, sink = appsrc_pipeline('io-mode=copy buffer-size=4096')
+    push_all(src, chunks)
+    expect_eos(wait_end(p))
+    stop(p)
+    check_played_padded(data, 'copy, random sizes')
+
+
 def case_copy():
     """io-mode=copy on the local context: exact after EOS (drained), the
     partial last block completed with its last sample."""
@@ -492,6 +597,20 @@ def case_partial_sample():
     stop(p)
     check(src_name == 'sink', f'the error came from {src_name}')
     want = 'A buffer of 6 bytes is not a whole number of 4-byte samples'
+    check(want in err.message, f'"{want}" not in "{err.message}"')
+
+
+def case_copy_partial_sample():
+    """The copy path refuses a buffer ending inside a sample, like the
+    DMABUF path, with the same text."""
+    reset_dac()
+    p, src, sink = appsrc_pipeline('io-mode=copy')
+    push_all(src, [bytes(4096), bytes(6), bytes(4096)])
+    src_name, err, debug = error_of(wait_end(p))
+    stop(p)
+    check(src_name == 'sink', f'the error came from {src_name}')
+    want = ('A buffer of 6 bytes is not a whole number of 4-byte samples '
+            'for sim-dac')
     check(want in err.message, f'"{want}" not in "{err.message}"')
 
 
@@ -620,7 +739,9 @@ GROUPS = {
     'dmabuf': ['pool', 'pool_queue', 'import', 'tee', 'appsrc', 'cyclic', 'pause',
                'restart', 'lifetime'],
     'copy': ['copy', 'iiod'],
-    'errors': ['caps', 'partial_sample', 'stall', 'fault'],
+    'sizes': ['sizes_dmabuf', 'sizes_copy', 'copy_random'],
+    'errors': ['caps', 'partial_sample', 'copy_partial_sample', 'stall',
+               'fault'],
     'unplug': ['unplug'],
     'cycles': ['cycles'],
 }
