@@ -660,6 +660,64 @@ def case_fault():
     check(want in err.message, f'fault: "{want}" not in "{err.message}"')
 
 
+def case_copy_fault():
+    """fault=error on the copy path: a fileio block completes unplayed and
+    write() cannot say so; the sink compares the DAC's samples_consumed
+    with what it pushed and fails at EOS instead of posting EOS."""
+    reset_dac()
+    n, spb = 200, 1000
+    pushed = -(-n * spb // 4096) * 4096     # whole blocks of 4096
+    p = Gst.parse_launch(f'audiotestsrc num-buffers={n} samplesperbuffer={spb} '
+                         f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink '
+                         'device=sim-dac io-mode=copy buffer-size=4096')
+    write_attr('sim-dac', 'fault', 'error')
+    src, err, debug = error_of(wait_end(p))
+    stop(p)
+    consumed, _ = dac_played()
+    reset_dac()
+    check(src == 'sink', f'copy fault: the first error came from {src}: '
+          f'{err.message}')
+    check(consumed == pushed - 4096, f'copy fault: the DAC played '
+          f'{consumed} samples, {pushed - 4096} expected (one block lost)')
+    want = (f'played only {consumed} of the {pushed} samples handed to it '
+            f'(samples_consumed): 4096 samples were lost')
+    check(want in err.message and 'Device sim-dac' in err.message,
+          f'copy fault: "{want}" not in "{err.message}"')
+    log(f'copy fault: {err.message}')
+
+
+def case_copy_too_fast():
+    """A DAC done with the samples sooner than its rate allows (here
+    sim-dac switched to sampling_frequency=0, as fast as possible, after the
+    sink read 1 MHz): the copy path's other evidence of blocks completing
+    unplayed, an error at EOS."""
+    reset_dac()
+    rng = random.Random(13)
+    n_samples = 500 * 4096                  # 2.048 s at 1 MHz
+    data = rng.randbytes(n_samples * SAMPLE)
+    step = 20480 * SAMPLE
+    p, src, sink = appsrc_pipeline('io-mode=copy buffer-size=4096')
+    # The sink reads the rate at start (READY to PAUSED); the DAC takes
+    # its sampling_frequency at enable, when the first block comes.
+    set_state_bounded(p, Gst.State.PAUSED)
+    write_attr('sim-dac', 'sampling_frequency', 0)
+    push_all(src, [data[i:i + step] for i in range(0, len(data), step)])
+    src_name, err, debug = error_of(wait_end(p))
+    stop(p)
+    consumed, _ = dac_played()
+    reset_dac()
+    check(src_name == 'sink', f'too fast: the error came from {src_name}: '
+          f'{err.message}')
+    check(consumed == n_samples, f'too fast: the DAC played {consumed} '
+          f'samples, {n_samples} sent')
+    want = [f'Device sim-dac', f'was done with {n_samples} samples after',
+            'but they take at least 2048 ms at its 1000000 Hz: blocks '
+            'completed without being played']
+    missing = [w for w in want if w not in err.message]
+    check(not missing, f'too fast: {missing} not in "{err.message}"')
+    log(f'too fast: {err.message}')
+
+
 def case_unplug():
     """The DAC is unbound (hot-unplug) while playing: an error naming
     it, no crash, no hang, NULL works. The device is gone afterwards."""
@@ -741,7 +799,7 @@ GROUPS = {
     'copy': ['copy', 'iiod'],
     'sizes': ['sizes_dmabuf', 'sizes_copy', 'copy_random'],
     'errors': ['caps', 'partial_sample', 'copy_partial_sample', 'stall',
-               'fault'],
+               'fault', 'copy_fault', 'copy_too_fast'],
     'unplug': ['unplug'],
     'cycles': ['cycles'],
 }
