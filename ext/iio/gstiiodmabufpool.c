@@ -12,7 +12,7 @@ static GQuark block_quark;
 
 struct _GstIioDmabufPool
 {
-  GstBufferPool parent;
+  GstObject parent;
 
   /* Immutable after new() and the add_block() calls that follow it. */
   GstAllocator *allocator;
@@ -29,11 +29,10 @@ struct _GstIioDmabufPool
   gboolean closed;
   gboolean owner_flushing;
   guint64 queued_seq;           /* bumped when the owner queues a transfer */
-  gsize size;                   /* buffer size upstream configured */
 };
 
 G_DEFINE_TYPE_WITH_CODE (GstIioDmabufPool, gst_iio_dmabuf_pool,
-    GST_TYPE_BUFFER_POOL,
+    GST_TYPE_OBJECT,
     GST_DEBUG_CATEGORY_INIT (gst_iio_dmabuf_pool_debug, "iiodmabufpool", 0,
         "IIO output DMABUF pool");
     block_quark = g_quark_from_static_string ("GstIioDmabufPoolBlock"));
@@ -138,32 +137,20 @@ pop_free_block (GstIioDmabufPool * self, gsize size)
   return mem;
 }
 
-/* Who takes a block: its flushing state and the size it gets. */
-typedef enum
-{
-  TAKER_OWNER,                  /* copies: a whole block */
-  TAKER_POOL,                   /* GstBufferPool: the configured size */
-  TAKER_ALLOCATOR,              /* upstream's allocator: the size asked */
-} Taker;
-
+/* Under the lock. Upstream's allocations have no flushing state of their
+ * own: their waits end with the owner's (its unlock, a flush, stop). */
 static gboolean
-is_flushing (GstIioDmabufPool * self, Taker taker)
+is_flushing (GstIioDmabufPool * self)
 {
-  if (self->closed)
-    return TRUE;
-  if (taker == TAKER_POOL)
-    return GST_BUFFER_POOL_IS_FLUSHING (GST_BUFFER_POOL_CAST (self));
-  /* The allocator has no flushing state of its own: upstream's waits end
-   * with the owner's (its unlock, a flush, stop). */
-  return self->owner_flushing;
+  return self->closed || self->owner_flushing;
 }
 
 /* Nothing was in flight and nothing is free: every block is held by
  * someone else (upstream, a queue). Wait for one to come back, or for the
  * owner to queue a transfer (since @seq), which can then be retired. */
 static GstFlowReturn
-wait_for_return (GstIioDmabufPool * self, Taker taker, guint64 seq,
-    gint timeout_ms, GError ** error)
+wait_for_return (GstIioDmabufPool * self, guint64 seq, gint timeout_ms,
+    GError ** error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   GstFlowReturn ret = GST_FLOW_OK;
@@ -171,7 +158,7 @@ wait_for_return (GstIioDmabufPool * self, Taker taker, guint64 seq,
   g_mutex_lock (&self->lock);
   while (self->free.length == 0 && self->queued_seq == seq
       && ret == GST_FLOW_OK) {
-    if (is_flushing (self, taker))
+    if (is_flushing (self))
       ret = GST_FLOW_FLUSHING;
     else if (timeout_ms < 0)
       g_cond_wait (&self->cond, &self->lock);
@@ -216,20 +203,19 @@ reclaim (GstIioDmabufPool * self, GError ** error)
   return ret;
 }
 
-/* @size 0: the size upstream configured on the GstBufferPool. */
+/* A free block resized to @size bytes. */
 static GstFlowReturn
-take_block (GstIioDmabufPool * self, Taker taker, gsize size,
-    gboolean dontwait, gint timeout_ms, GstMemory ** mem, GError ** error)
+take_block (GstIioDmabufPool * self, gsize size, gint timeout_ms,
+    GstMemory ** mem, GError ** error)
 {
   GstFlowReturn ret;
   guint64 seq;
 
   for (;;) {
     g_mutex_lock (&self->lock);
-    *mem = is_flushing (self, taker) ? NULL :
-        pop_free_block (self, size ? size : self->size);
-    ret = *mem ? GST_FLOW_OK : is_flushing (self, taker) ?
-        GST_FLOW_FLUSHING : dontwait ? GST_FLOW_EOS : GST_FLOW_CUSTOM_ERROR;
+    *mem = is_flushing (self) ? NULL : pop_free_block (self, size);
+    ret = *mem ? GST_FLOW_OK : is_flushing (self) ? GST_FLOW_FLUSHING :
+        GST_FLOW_CUSTOM_ERROR;
     /* Read before reclaim: a transfer queued after it wakes the wait. */
     seq = self->queued_seq;
     g_mutex_unlock (&self->lock);
@@ -240,7 +226,7 @@ take_block (GstIioDmabufPool * self, Taker taker, gsize size,
      * elsewhere (wait for it). */
     ret = reclaim (self, error);
     if (ret == GST_FLOW_CUSTOM_SUCCESS)
-      ret = wait_for_return (self, taker, seq, timeout_ms, error);
+      ret = wait_for_return (self, seq, timeout_ms, error);
     if (ret != GST_FLOW_OK)
       return ret;
   }
@@ -250,8 +236,7 @@ GstFlowReturn
 gst_iio_dmabuf_pool_acquire_block (GstIioDmabufPool * self, GstMemory ** mem,
     gint timeout_ms, GError ** error)
 {
-  return take_block (self, TAKER_OWNER, self->block_bytes, FALSE, timeout_ms,
-      mem, error);
+  return take_block (self, self->block_bytes, timeout_ms, mem, error);
 }
 
 void
@@ -283,89 +268,6 @@ gst_iio_dmabuf_pool_close (GstIioDmabufPool * self)
   g_queue_clear_full (&free_blocks, (GDestroyNotify) gst_memory_unref);
 }
 
-/* GstBufferPool: upstream's side. */
-
-static GstFlowReturn
-gst_iio_dmabuf_pool_acquire_buffer (GstBufferPool * pool, GstBuffer ** buffer,
-    GstBufferPoolAcquireParams * params)
-{
-  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
-  gboolean dontwait = params != NULL &&
-      (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
-  GError *error = NULL;
-  GstMemory *mem;
-  GstFlowReturn ret;
-
-  /* No limit on the wait for a block held elsewhere, like any pool;
-   * waits on the device are bounded by the owner's timeout. */
-  ret = take_block (self, TAKER_POOL, 0, dontwait, -1, &mem, &error);
-  if (ret == GST_FLOW_OK) {
-    *buffer = gst_buffer_new ();
-    gst_buffer_append_memory (*buffer, mem);
-  } else if (error) {
-    GST_WARNING_OBJECT (self, "no block for upstream: %s", error->message);
-    g_error_free (error);
-  }
-
-  return ret;
-}
-
-/* The buffer goes; its memory returns to the free list by itself. */
-static void
-gst_iio_dmabuf_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
-{
-  gst_buffer_unref (buffer);
-}
-
-/* Upstream may ask for any buffer size up to a block. */
-static gboolean
-gst_iio_dmabuf_pool_set_config (GstBufferPool * pool, GstStructure * config)
-{
-  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
-  GstCaps *caps;
-  guint size, min, max;
-
-  if (!gst_buffer_pool_config_get_params (config, &caps, &size, &min, &max))
-    return FALSE;
-  if (size == 0 || size > self->block_bytes) {
-    GST_INFO_OBJECT (self, "buffer size %u does not fit a %" G_GSIZE_FORMAT
-        "-byte block", size, self->block_bytes);
-    /* The caller reads the corrected config back. */
-    gst_buffer_pool_config_set_params (config, caps, self->block_bytes, min,
-        max);
-    return FALSE;
-  }
-
-  g_mutex_lock (&self->lock);
-  self->size = size;
-  g_mutex_unlock (&self->lock);
-
-  return GST_BUFFER_POOL_CLASS (gst_iio_dmabuf_pool_parent_class)->set_config
-      (pool, config);
-}
-
-/* Nothing to preallocate or free: the blocks exist from new() to close. */
-static gboolean
-gst_iio_dmabuf_pool_start_stop (GstBufferPool * pool)
-{
-  return TRUE;
-}
-
-static void
-gst_iio_dmabuf_pool_flush_start (GstBufferPool * pool)
-{
-  GstIioDmabufPool *self = GST_IIO_DMABUF_POOL (pool);
-
-  g_mutex_lock (&self->lock);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-}
-
-static void
-gst_iio_dmabuf_pool_flush_stop (GstBufferPool * pool)
-{
-}
-
 static void
 gst_iio_dmabuf_pool_finalize (GObject * object)
 {
@@ -383,16 +285,7 @@ gst_iio_dmabuf_pool_finalize (GObject * object)
 static void
 gst_iio_dmabuf_pool_class_init (GstIioDmabufPoolClass * klass)
 {
-  GstBufferPoolClass *pool_class = GST_BUFFER_POOL_CLASS (klass);
-
   G_OBJECT_CLASS (klass)->finalize = gst_iio_dmabuf_pool_finalize;
-  pool_class->set_config = gst_iio_dmabuf_pool_set_config;
-  pool_class->start = gst_iio_dmabuf_pool_start_stop;
-  pool_class->stop = gst_iio_dmabuf_pool_start_stop;
-  pool_class->acquire_buffer = gst_iio_dmabuf_pool_acquire_buffer;
-  pool_class->release_buffer = gst_iio_dmabuf_pool_release_buffer;
-  pool_class->flush_start = gst_iio_dmabuf_pool_flush_start;
-  pool_class->flush_stop = gst_iio_dmabuf_pool_flush_stop;
 }
 
 static void
@@ -409,7 +302,6 @@ gst_iio_dmabuf_pool_new (GstObject * owner,
     GstIioDmabufPoolReclaimFunc reclaim_func, gsize block_bytes)
 {
   GstIioDmabufPool *self;
-  GstStructure *config;
 
   g_return_val_if_fail (block_bytes > 0 && block_bytes <= G_MAXUINT, NULL);
 
@@ -419,19 +311,13 @@ gst_iio_dmabuf_pool_new (GstObject * owner,
   self->owner = owner;
   self->reclaim = reclaim_func;
   self->block_bytes = block_bytes;
-  self->size = block_bytes;
-
-  /* A pool must be configured before it can be activated. */
-  config = gst_buffer_pool_get_config (GST_BUFFER_POOL_CAST (self));
-  gst_buffer_pool_config_set_params (config, NULL, (guint) block_bytes, 0, 0);
-  gst_buffer_pool_set_config (GST_BUFFER_POOL_CAST (self), config);
 
   return self;
 }
 
 /* ---- GstAllocator: upstream's side ----
  *
- * Offered upstream instead of the GstBufferPool: a pool's buffers have a
+ * Offered upstream instead of a GstBufferPool: a pool's buffers have a
  * fixed size that the pool chooses, and GstBaseSrc configures a proposed
  * pool with the proposed size whatever it will write: audiotestsrc then
  * gst_buffer_set_size()s a block-sized buffer to its own blocksize
@@ -484,7 +370,7 @@ gst_iio_block_allocator_alloc (GstAllocator * allocator, gsize size,
   }
   /* No limit on the wait for a block held elsewhere, like a pool's; the
    * waits on the device are bounded by the owner's timeout. */
-  ret = take_block (pool, TAKER_ALLOCATOR, size, FALSE, -1, &mem, &error);
+  ret = take_block (pool, size, -1, &mem, &error);
   if (ret == GST_FLOW_OK)
     return mem;
 

@@ -2,8 +2,7 @@
 /* A fixed set of DMABUF blocks already attached to an output IIO buffer,
  * offered upstream through an allocator (propose_allocation) so that a CPU
  * producer writes straight into DMA memory, and used by the owner itself
- * as copy targets. (The GstBufferPool side remains for an application
- * that configures it itself; the sink no longer proposes it.) A block is free when its GstMemory's last reference
+ * as copy targets. A block is free when its GstMemory's last reference
  * goes (the memory is recycled by its dispose hook), so a block is never
  * handed out while anyone, the device included, still uses it. Knows
  * nothing about IIO: the owner attaches the blocks and retires them. */
@@ -15,7 +14,7 @@ G_BEGIN_DECLS
 
 #define GST_TYPE_IIO_DMABUF_POOL (gst_iio_dmabuf_pool_get_type ())
 G_DECLARE_FINAL_TYPE (GstIioDmabufPool, gst_iio_dmabuf_pool, GST,
-    IIO_DMABUF_POOL, GstBufferPool)
+    IIO_DMABUF_POOL, GstObject)
 
 /* Called (without any pool lock) when no block is free: waits for the
  * owner's oldest transfer and releases it. GST_FLOW_OK: one transfer was
@@ -47,9 +46,8 @@ guint gst_iio_dmabuf_pool_get_n_free (GstIioDmabufPool * self);
 
 /* The owner's own use (copies): a free block, reclaiming transfers and
  * then waiting up to @timeout_ms (-1: no limit) for one to come back.
- * Independent of the GstBufferPool active/flushing state that upstream
- * controls; interrupted by gst_iio_dmabuf_pool_set_owner_flushing(). The
- * memory returns to the pool when its last reference goes. */
+ * Interrupted by gst_iio_dmabuf_pool_set_owner_flushing(). The memory
+ * returns to the pool when its last reference goes. */
 GstFlowReturn gst_iio_dmabuf_pool_acquire_block (GstIioDmabufPool * self,
     GstMemory ** mem, gint timeout_ms, GError ** error);
 void gst_iio_dmabuf_pool_set_owner_flushing (GstIioDmabufPool * self,
