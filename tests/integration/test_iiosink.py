@@ -11,7 +11,7 @@ Usage (in the guest): test_iiosink.py GROUP|CASE ...
 import os
 import random
 import sys
-import tempfile
+import threading
 import time
 import traceback
 
@@ -403,24 +403,36 @@ def copy_case(sink_props, what, n_blocks=None):
 
 
 class StderrCapture:
-    """Captures what GLib writes to fd 2 (CRITICAL and WARNING messages)
-    while the block runs; copies it back to stderr afterwards."""
+    """Records what GLib writes to fd 2 (CRITICAL and WARNING messages)
+    while the block runs, passing it on at once (a crash keeps it)."""
 
     def __enter__(self):
         sys.stderr.flush()
         self.saved = os.dup(2)
-        self.file = tempfile.TemporaryFile()
-        os.dup2(self.file.fileno(), 2)
+        rfd, wfd = os.pipe()
+        os.dup2(wfd, 2)
+        os.close(wfd)
+        self.chunks = []
+        self.thread = threading.Thread(target=self._forward, args=(rfd,),
+                                       daemon=True)
+        self.thread.start()
         return self
 
+    def _forward(self, rfd):
+        while True:
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+            os.write(self.saved, chunk)
+        os.close(rfd)
+
     def __exit__(self, *exc):
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        self.file.seek(0)
-        self.text = self.file.read().decode(errors='replace')
-        self.file.close()
-        sys.stderr.write(self.text)
         sys.stderr.flush()
+        os.dup2(self.saved, 2)          # closes the pipe's last writer
+        self.thread.join(10)
+        os.close(self.saved)
+        self.text = b''.join(self.chunks).decode(errors='replace')
         return False
 
 
