@@ -14,18 +14,17 @@
  * the clock at the first sample (when the first block completes, minus
  * its duration) plus OFFSET / rate. OFFSET and OFFSET_END are sample
  * positions on the device's timeline. After an overrun (samples lost
- * because downstream did not keep up) the buffer has
- * GST_BUFFER_FLAG_DISCONT, PTS and OFFSET jump forward to the clock (an
- * estimate of the lost time), stats counts one overrun and a warning
- * message is posted (at most one per second).
+ * because downstream did not keep up) the first buffer after the loss has
+ * GST_BUFFER_FLAG_DISCONT, OFFSET (and PTS) jump forward by the samples
+ * lost, stats counts the overrun and the samples, an "iio-overrun" element
+ * message says where and how many, and a warning message is posted (at
+ * most one per second).
  *
- * Overruns are detected by the DMABUF path when the kernel's queue of
- * blocks ran dry before a block was given back (exact for a device that
- * samples continuously). The copy path cannot see losses through libiio;
- * it infers one when the samples received lag the samples the device
- * must have produced by the clock by more than the kernel buffering
- * (blocks x buffer-size) plus one block (twice that for remote
- * contexts), which a steady stream never reaches.
+ * The queues find the losses on the device's sample timeline
+ * (gstiiosampletimeline.h): the DMABUF path from its ENQUEUE times and
+ * fence times, the fileio copy path from its refill times, exact but for
+ * gaps shorter than the driver's completion latency; kfifo buffers and
+ * iiod are inferred from the buffering (docs/iiosrc.md, "Lost samples").
  *
  * ## Example
  * |[
