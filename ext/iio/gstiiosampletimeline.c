@@ -2,6 +2,8 @@
 #include "gstiiosampletimeline.h"
 
 #define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+/* Above twice the usual completion latency, a completion is late. */
+#define LATENCY_MARGIN_NS (20 * G_GINT64_CONSTANT (1000))
 
 gint64
 gst_iio_sample_timeline_duration_ns (guint64 samples, guint rate)
@@ -34,6 +36,7 @@ gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate)
   self->rate = rate;
   self->started_ns = -1;
   self->prev_end_ns = -1;
+  self->latency_ns = 0;
 }
 
 void
@@ -60,6 +63,36 @@ completion_bound (const GstIioBlockTimes * block)
   return has_signal_time (block) ? block->signal_ns : block->seen_ns;
 }
 
+/* Queued after the previous block's end: for certain when the ENQUEUE
+ * began after it; when the call spans it, the block's completion says
+ * whether it started late (beyond the usual completion latency). */
+static gboolean
+started_late (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
+    gint64 duration, gint64 done)
+{
+  if (block->queue_begin_ns > self->prev_end_ns)
+    return TRUE;
+  if (block->queue_end_ns <= self->prev_end_ns)
+    return FALSE;
+  if (!has_signal_time (block))
+    return TRUE;
+  return done - duration > self->prev_end_ns + 2 * self->latency_ns +
+      LATENCY_MARGIN_NS;
+}
+
+/* How late a completion came after the end the timeline gave it. */
+static void
+learn_latency (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
+    gint64 done, gint64 end)
+{
+  gint64 late;
+
+  if (!has_signal_time (block))
+    return;
+  late = CLAMP (done - end, 0, GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS);
+  self->latency_ns += (late - self->latency_ns) / 16;
+}
+
 guint64
 gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
     const GstIioBlockTimes * block)
@@ -78,12 +111,10 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
     /* Queued before the enable: it starts with the stream. */
     end = MAX (self->started_ns, block->queue_end_ns) +
         with_tolerance (duration);
-  } else if (block->queue_end_ns > self->prev_end_ns) {
+  } else if (started_late (self, block, duration, done)) {
     /* The device had nothing to write from the previous block's end until
-     * this one reached it; it started it at the current sample. The
-     * driver takes the block at the end of the ENQUEUE, after the
-     * checks and mappings (which take from microseconds to, on a loaded
-     * machine, milliseconds): the end of the call stands for it. */
+     * this one reached it; it started it at the current sample: no later
+     * than the end of the ENQUEUE, nor than its completion allows. */
     start_max = MAX (MIN (block->queue_end_ns, done - duration),
         block->queue_begin_ns);
     lost = MAX (ns_to_samples (start_max - self->prev_end_ns, self->rate), 1);
@@ -91,6 +122,7 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
   } else {
     end = self->prev_end_ns + with_tolerance (duration);
   }
+  learn_latency (self, block, done, end);
 
   /* Signalled long after the timeline says: the device stopped (a stalled
    * engine resumes at the current sample). Only a completion time tells;

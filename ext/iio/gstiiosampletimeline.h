@@ -13,10 +13,12 @@
  * by the timeline itself (the enable time plus the samples since, at the
  * nominal rate with a tolerance), whichever is earlier.
  *
- * What that cannot see: a block queued after the device's last sample of
- * the previous block but before the upper bound (within the completion
- * latency of the run's fastest block, tens of microseconds): that gap is
- * missed. A device slower than its nominal rate by more than
+ * When the ENQUEUE itself spans that bound (a slow ioctl on a loaded
+ * machine), the block's own completion decides: it started no later than
+ * its completion minus its duration, so a completion later than the
+ * previous block's end plus its duration plus the usual completion
+ * latency means it started late. What that cannot see: a gap shorter than
+ * the spread of completion latencies. A device slower than its nominal rate by more than
  * GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM makes the bound too early. A
  * completion later than GST_IIO_SAMPLE_TIMELINE_STALL (a stalled engine
  * that resumed at the current sample) is counted as a gap of the delay. */
@@ -41,6 +43,8 @@ typedef struct
   gint64 started_ns;            /* latest time sample 0 can have, or -1 */
   gint64 prev_end_ns;           /* latest time the previous block can have
                                  * ended, -1 before the first block */
+  gint64 latency_ns;            /* running mean of how late completions
+                                 * come after the timeline's end */
 } GstIioSampleTimeline;
 
 /* What the element saw of one completed block. Times are CLOCK_MONOTONIC

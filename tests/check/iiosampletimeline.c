@@ -144,6 +144,49 @@ test_late_fence_is_no_gap (void)
   g_assert_cmpuint (got, <=, 206);
 }
 
+/* An ENQUEUE that takes 2 ms and spans the previous block's end: the
+ * device took the block in time (at its start) or late (at its end); the
+ * block's completion tells which. */
+static guint64
+slow_enqueue (gboolean device_takes_it_late, guint64 * truth)
+{
+  Device d;
+  gint64 q;
+  gint i;
+
+  device_start (&d, 0);
+  for (i = 0; i < 4; i++)
+    device_block (&d, -1, 0, 20 * US, truth);
+  for (i = 0; i < 50; i++)
+    device_block (&d, n_to_ns (&d, d.next_n) - MS, 30 * US, 20 * US, truth);
+  q = n_to_ns (&d, d.next_n) - MS;
+  if (device_takes_it_late)
+    return device_block (&d, q, 2 * MS, 20 * US, truth);
+  /* the device got it right away, the call returned 2 ms later */
+  *truth = 0;
+  d.next_n += BLOCK;
+  {
+    GstIioBlockTimes b = {.samples = BLOCK,.queue_begin_ns = q,
+      .queue_end_ns = q + 2 * MS,.signal_ns = n_to_ns (&d, d.next_n) +
+          20 * US,.late_gap_ns = 0
+    };
+    b.seen_ns = b.signal_ns + US;
+    return gst_iio_sample_timeline_complete (&d.timeline, &b);
+  }
+}
+
+static void
+test_slow_enqueue (void)
+{
+  guint64 truth, got;
+
+  got = slow_enqueue (FALSE, &truth);
+  g_assert_cmpuint (got, ==, 0);
+  got = slow_enqueue (TRUE, &truth);
+  g_assert_cmpuint (truth, ==, 200);
+  g_assert_cmpint (ABS ((gint64) got - 200), <=, 8);
+}
+
 /* A sync_file exported after its fence signalled holds a stub with an old
  * time: the element's own completion time bounds the block instead. */
 static void
@@ -229,6 +272,7 @@ main (int argc, char **argv)
   g_test_add_func ("/timeline/contiguous", test_contiguous);
   g_test_add_func ("/timeline/gaps-counted", test_gaps_counted);
   g_test_add_func ("/timeline/late-fence", test_late_fence_is_no_gap);
+  g_test_add_func ("/timeline/slow-enqueue", test_slow_enqueue);
   g_test_add_func ("/timeline/stub-time", test_stub_time_ignored);
   g_test_add_func ("/timeline/stall", test_stall);
   g_test_add_func ("/timeline/slow-crystal", test_slow_crystal);

@@ -168,6 +168,10 @@ def check_tracking(cap, stats, msgs, device_lost, late_blocks, tol):
     log("unflagged (buffer, samples):", unflagged[:10], "spurious:",
         spurious[:10])
 
+    for g in [u[0] for u in unflagged[:3]] + spurious[:3]:
+        log("around buffer %d (buffer, gap, jump):" % g,
+            [(i, gaps.get(i, 0), jumps.get(i, 0))
+             for i in range(max(g - 4, 1), min(g + 4, len(cap.offsets)))])
     check(not unflagged, "gaps with no DISCONT on or within %d buffers after "
           "them (buffer, samples): %s" % (late_blocks, unflagged[:10]))
     check(not spurious, "DISCONT with no gap on or within %d buffers before"
