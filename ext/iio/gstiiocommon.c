@@ -175,7 +175,8 @@ gst_iio_common_install_properties (GObjectClass * klass,
       g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
           "or last stream: io-mode (dmabuf, copy, none), blocks, "
           "block-bytes, buffers, bytes, bytes-copied (by the CPU), overruns "
-          "(input: times samples were lost), underruns (output: times the "
+          "(input: times samples were lost), samples-lost (input: how many, "
+          "as far as the path can tell), underruns (output: times the "
           "device ran dry), dmabuf-imports, and fallback-reason when "
           "io-mode=auto chose copy", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -571,6 +572,7 @@ build_config (GstIioCommon * self, gboolean cyclic,
 
   config->direction = self->direction;
   config->sample_size = sample_size;
+  config->rate = self->rate;
   config->cyclic = cyclic;
   config->dma_heap = *dma_heap;
   config->timeout_ms = compute_timeout_ms (timeout, config->block_samples,
@@ -743,20 +745,6 @@ gst_iio_common_stop (GstIioCommon * self)
   gst_object_unref (queue);
 }
 
-static GstStructure *
-zero_stats (void)
-{
-  return gst_structure_new ("stats", "io-mode", G_TYPE_STRING, "none",
-      "blocks", G_TYPE_UINT, 0,
-      "block-bytes", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "buffers", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "bytes", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "bytes-copied", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "overruns", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "underruns", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "dmabuf-imports", G_TYPE_UINT64, G_GUINT64_CONSTANT (0), NULL);
-}
-
 GstStructure *
 gst_iio_common_get_stats (GstIioCommon * self)
 {
@@ -778,5 +766,5 @@ gst_iio_common_get_stats (GstIioCommon * self)
   }
   g_free (reason);
 
-  return stats ? stats : zero_stats ();
+  return stats ? stats : gst_iio_queue_get_empty_stats ();
 }

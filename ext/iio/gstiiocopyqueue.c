@@ -28,11 +28,29 @@
  * on mainline kernels (and iiod on them) creating a cyclic buffer fails
  * with EPERM, and the queue repeats the block itself from a thread.
  *
+ * Input losses (docs/iiosrc.md, "Lost samples"): the device's samples
+ * are on a timeline (gstiiosampletimeline.h) built from when each refill
+ * returned. A local DMA-type buffer's fileio interface splits its length
+ * (libiio writes blocks x buffer-size) into two kernel blocks, which the
+ * device fills in turn; read() hands a kernel block back to the device
+ * as it copies its last byte, at the end of a refill. So a gap can only
+ * open before the first of our blocks in a kernel block, and it opened
+ * exactly when that kernel block went back after the other one was full:
+ * decided as on the DMABUF path, from refill times instead of ENQUEUE
+ * times. A refill that had to wait saw its block complete; one much later
+ * than the timeline means the kernel skipped a block (a failed transfer).
+ * Elsewhere (a kfifo buffer, iiod) the geometry is unknown: a loss is
+ * proven when more samples are missing than the buffers in between can
+ * hold. The gap is then after the samples still buffered, so the flag
+ * goes on the block that many samples on: at or after the gap, never
+ * before it.
+ *
  * Flushing: iio_buffer_cancel() makes a blocked refill/push return at
  * once; a cancelled libiio buffer cannot be used again, so the next
  * capture/render creates a new one (input: the next block is DISCONT).
  */
 #include "gstiiocopyqueue.h"
+#include "gstiiosampletimeline.h"
 
 #include <errno.h>
 #include <string.h>
@@ -67,6 +85,18 @@ struct _GstIioCopyQueue
   gboolean discont;             /* input: samples lost before next block */
   gint64 idle_available;        /* output: data_available when idle */
   GstBufferPool *pool;          /* input */
+  /* Input loss detection (see the top): the timeline; our blocks per
+   * fileio kernel block (0: not that geometry); when each of the two
+   * kernel blocks last went back to the device (CLOCK_MONOTONIC ns); the
+   * samples received, and for the proof elsewhere those accounted lost
+   * and those proven but not yet flagged. */
+  GstIioSampleTimeline timeline;
+  guint blocks_per_kernel_block;
+  gint64 requeued_ns[2];
+  guint64 received;
+  guint64 accounted_lost;
+  guint64 pending_lost;         /* proven, not yet flagged */
+  guint64 pending_at;           /* the block it is flagged on */
   GThread *repeat_thread;       /* cyclic output without kernel support */
 
   /* lock guards the fields below against set_flushing(), which cancels
@@ -274,6 +304,8 @@ destroy_buffer (GstIioCopyQueue * self)
     iio_buffer_destroy (buf);
 }
 
+static void start_timeline (GstIioCopyQueue * self, gint64 created_ns);
+
 /* Before each refill/push: FLUSHING while flushing; a buffer cancelled by
  * an earlier flush is replaced. */
 static GstFlowReturn
@@ -297,8 +329,13 @@ prepare_buffer (GstIioCopyQueue * self, GError ** error)
     self->discont = TRUE;
   }
 
-  return create_buffer (self, config_of (self)->block_samples, FALSE,
-      error) ? GST_FLOW_OK : GST_FLOW_ERROR;
+  if (!create_buffer (self, config_of (self)->block_samples, FALSE, error))
+    return GST_FLOW_ERROR;
+  /* libiio enabled the buffer inside create: sample 0 is before now. */
+  if (self->input)
+    start_timeline (self, g_get_monotonic_time () * 1000);
+
+  return GST_FLOW_OK;
 }
 
 /* ---- input ---- */
@@ -318,6 +355,125 @@ make_pool (gsize block_bytes)
   return pool;
 }
 
+/* The samples between the device and us that the kernel, iiod and the
+ * network can hold, for the proof where the geometry is unknown: the
+ * kernel buffer, and three times as much again through iiod. */
+static guint64
+buffered_capacity (GstIioCopyQueue * self)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+  const GstIioQueueConfig *config = config_of (self);
+  guint64 n = (guint64) config->block_samples * MAX (config->n_blocks, 2);
+
+  return gst_iio_device_is_local (device) ? n : 4 * n;
+}
+
+/* Our blocks per fileio kernel block of a local DMA-type buffer (those
+ * have length_align_bytes, as dmaengine's; kfifo buffers do not), 0 if
+ * that is not the geometry. */
+static guint
+fileio_geometry (GstIioCopyQueue * self)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+  guint block = config_of (self)->block_samples;
+  gint64 length;
+
+  if (!gst_iio_device_is_local (device) ||
+      read_buffer_attr (self, "length_align_bytes") < 0)
+    return 0;
+  length = read_buffer_attr (self, "length");
+  if (length <= 0 || length % 2 || (length / 2) % block)
+    return 0;
+
+  return (guint) (length / 2 / block);
+}
+
+static void
+start_timeline (GstIioCopyQueue * self, gint64 created_ns)
+{
+  gst_iio_sample_timeline_init (&self->timeline, config_of (self)->rate);
+  gst_iio_sample_timeline_start (&self->timeline, created_ns);
+  /* Both kernel blocks were queued by the enable, before sample 0. */
+  self->requeued_ns[0] = self->requeued_ns[1] = created_ns;
+  self->received = self->accounted_lost = self->pending_lost = 0;
+  self->blocks_per_kernel_block = fileio_geometry (self);
+  GST_DEBUG_OBJECT (self, "loss detection: %s (%u blocks per kernel "
+      "block)", self->blocks_per_kernel_block ? "fileio kernel blocks" :
+      "buffered capacity", self->blocks_per_kernel_block);
+}
+
+/* Fileio: samples lost before the block just read (one refill from
+ * @begin_ns to @end_ns), decided where a kernel block starts. */
+static guint64
+fileio_lost (GstIioCopyQueue * self, gint64 begin_ns, gint64 end_ns)
+{
+  const GstIioQueueConfig *config = config_of (self);
+  guint m = self->blocks_per_kernel_block;
+  guint64 index = self->received / config->block_samples;
+  guint64 kernel_block = index / m;
+  gint64 dur = gst_iio_sample_timeline_duration_ns
+      ((guint64) m * config->block_samples, config->rate);
+  GstIioBlockTimes times = {
+    .samples = m * config->block_samples,
+    .queue_begin_ns = self->requeued_ns[kernel_block % 2],
+    .queue_end_ns = self->requeued_ns[kernel_block % 2],
+    .signal_ns = end_ns,
+    .seen_ns = end_ns,
+    /* Only a refill that had to wait saw the kernel block complete. */
+    .late_gap_ns = end_ns - begin_ns > dur / 8 ?
+        MAX (dur / 2, 20 * G_GINT64_CONSTANT (1000000)) : G_MAXINT64,
+  };
+  guint64 lost = 0;
+
+  if (index % m == 0)
+    lost = gst_iio_sample_timeline_complete (&self->timeline, &times);
+  /* Its last block read: the kernel block went back to the device. */
+  if (index % m == m - 1)
+    self->requeued_ns[kernel_block % 2] = end_ns;
+
+  return lost;
+}
+
+/* Elsewhere: lost for certain when the device produced more since the
+ * start (at the lowest rate it may run at) than we received plus what
+ * the buffers in between hold. */
+static guint64
+proven_lost (GstIioCopyQueue * self, gint64 now_ns)
+{
+  guint rate = config_of (self)->rate;
+  gint64 elapsed = now_ns - self->timeline.started_ns;
+  guint64 produced, missing;
+
+  if (rate == 0 || elapsed <= 0)
+    return 0;
+  produced = (guint64) elapsed / 1000 * rate / 1000000;
+  produced -= produced / 1000;  /* 1000 ppm slow */
+  missing = self->received + self->accounted_lost + buffered_capacity (self);
+  if (produced <= missing)
+    return 0;
+  self->accounted_lost += produced - missing;
+
+  return produced - missing;
+}
+
+/* Elsewhere, the gap is after the samples buffered when the loss was
+ * proven: flagged on the first block that cannot come before it. */
+static guint64
+flagged_lost (GstIioCopyQueue * self, gint64 now_ns)
+{
+  guint64 lost = proven_lost (self, now_ns);
+
+  if (lost && self->pending_lost == 0)
+    self->pending_at = self->received + buffered_capacity (self);
+  self->pending_lost += lost;
+  if (self->pending_lost == 0 || self->received < self->pending_at)
+    return 0;
+  lost = self->pending_lost;
+  self->pending_lost = 0;
+
+  return lost;
+}
+
 static GstFlowReturn
 gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
     GError ** error)
@@ -325,13 +481,17 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
   GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
   GstBuffer *out = NULL;
   GstFlowReturn ret;
+  gint64 begin_ns, end_ns;
+  guint64 lost;
   gssize n;
 
   ret = prepare_buffer (self, error);
   if (ret != GST_FLOW_OK)
     return ret;
 
+  begin_ns = g_get_monotonic_time () * 1000;
   n = iio_buffer_refill (self->buf);
+  end_ns = g_get_monotonic_time () * 1000;
   if (n < 0)
     return io_failed (self, "iio_buffer_refill", n, error);
   if ((gsize) n != self->block_bytes) {
@@ -349,10 +509,20 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
     return ret == GST_FLOW_FLUSHING ? ret : GST_FLOW_ERROR;
   }
   gst_buffer_fill (out, 0, iio_buffer_start (self->buf), self->block_bytes);
+
   if (self->discont) {
-    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+    /* A new libiio buffer after a flush: how much the device produced
+     * meanwhile is unknown. */
+    lost = GST_IIO_QUEUE_LOST_UNKNOWN;
     self->discont = FALSE;
+  } else if (self->blocks_per_kernel_block) {
+    lost = fileio_lost (self, begin_ns, end_ns);
+  } else {
+    lost = flagged_lost (self, end_ns);
   }
+  gst_iio_queue_mark_lost (queue, out, lost);
+  self->received += config_of (self)->block_samples;
+
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, self->block_bytes);
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES_COPIED,

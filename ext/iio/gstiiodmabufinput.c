@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiodmabufinput.h"
 #include "gstiiokernelbuffer.h"
+#include "gstiiosampletimeline.h"
 #include "gstdmabufexporter.h"
 #include "gstdmabuffence.h"
 
@@ -39,8 +40,10 @@ typedef struct
   GstMemory *mem;
   gboolean attached;
   BlockState state;
-  /* The device may have lost samples before this block's first one. */
-  gboolean discont;
+  /* CLOCK_MONOTONIC ns around its last ENQUEUE (under enqueue_lock; read
+   * by capture once the fence signalled). */
+  gint64 queue_begin_ns;
+  gint64 queue_end_ns;
 } Block;
 
 struct _GstIioDmabufInput
@@ -60,6 +63,9 @@ struct _GstIioDmabufInput
   gint cancel_fd;               /* eventfd, readable while flushing */
   gboolean enabled;             /* capture thread and stop only */
   gboolean warned_copy;         /* capture thread only */
+  /* Capture thread only: the blocks in the order the device filled them,
+   * and the samples lost between them. */
+  GstIioSampleTimeline timeline;
 
   /* Lock order: enqueue_lock, then lock. Neither is held while waiting
    * for a fence or calling into GStreamer (pushing, unreffing a buffer).
@@ -68,7 +74,7 @@ struct _GstIioDmabufInput
    * the fence export and the append to `queued` (the kernel completes
    * blocks in ENQUEUE order and `queued` must keep that order), enable,
    * and stop. It is held across those non-blocking ioctls (the buffer fd
-   * is O_NONBLOCK). It also guards last_enqueued and the fence fds.
+   * is O_NONBLOCK). It also guards the fence fds and queue times.
    *
    * lock guards the block states, `queued`, n_outstanding, flushing,
    * stopped and error; `cond` (on lock) wakes a capture waiting for a
@@ -78,7 +84,6 @@ struct _GstIioDmabufInput
   GMutex lock;
   GCond cond;
   GQueue queued;                /* Block *, oldest first */
-  Block *last_enqueued;
   guint n_outstanding;
   gboolean flushing;
   gboolean stopped;
@@ -184,49 +189,40 @@ block_free (GstIioDmabufInput * self, Block * block)
 
 /* ---- the kernel queue (under enqueue_lock) ---- */
 
-/* The kernel completes blocks in order: if the block enqueued last has
- * signalled, the kernel's queue is empty right now and a device that
- * samples continuously had nowhere to write. */
-static gboolean
-kernel_queue_ran_dry (GstIioDmabufInput * self)
+static gint64
+monotonic_ns (void)
 {
-  Block *last = self->last_enqueued;
-
-  if (last == NULL || last->fence_fd < 0 || !self->enabled)
-    return FALSE;
-  return gst_dmabuf_fence_wait (last->fence_fd, -1, 0, NULL) ==
-      GST_DMABUF_FENCE_SIGNALED;
+  return g_get_monotonic_time () * 1000;
 }
 
 static gboolean
 enqueue_block (GstIioDmabufInput * self, Block * block, GError ** error)
 {
-  gboolean discont = kernel_queue_ran_dry (self);
+  gboolean ok;
 
   if (block->fence_fd >= 0)
     close (block->fence_fd);
   block->fence_fd = -1;
 
-  if (!gst_iio_kernel_buffer_enqueue (self->kbuf, block->fd,
-          self->block_bytes, FALSE, error))
+  /* The times bracket the moment the device got the block: whether it
+   * had run dry by then is decided from them (gstiiosampletimeline.h). */
+  block->queue_begin_ns = monotonic_ns ();
+  ok = gst_iio_kernel_buffer_enqueue (self->kbuf, block->fd,
+      self->block_bytes, FALSE, error);
+  block->queue_end_ns = monotonic_ns ();
+  if (!ok)
     return FALSE;
   /* Right after ENQUEUE: only a sync_file taken before the fence signals
-   * carries the transfer's error status. */
+   * carries the transfer's error status and signal time. */
   block->fence_fd = gst_dmabuf_fence_export (block->fd, FALSE, error);
   if (block->fence_fd < 0)
     return FALSE;
-  self->last_enqueued = block;
 
   g_mutex_lock (&self->lock);
   block->state = BLOCK_QUEUED;
-  block->discont = discont;
   g_queue_push_tail (&self->queued, block);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-
-  if (discont)
-    GST_DEBUG_OBJECT (self, "block %u enqueued after the kernel queue ran "
-        "dry: possible overrun", block->index);
 
   return TRUE;
 }
@@ -348,7 +344,6 @@ free_all_blocks (GstIioDmabufInput * self)
     block_free (self, &self->blocks[i]);
   g_clear_pointer (&self->blocks, g_free);
   g_queue_clear (&self->queued);
-  self->last_enqueued = NULL;
 }
 
 static gboolean
@@ -397,6 +392,9 @@ prime_and_enable (GstIioDmabufInput * self, GError ** error)
   if (ok)
     ok = gst_iio_kernel_buffer_set_enabled (self->kbuf, TRUE, error);
   self->enabled = ok;
+  gst_iio_sample_timeline_init (&self->timeline,
+      gst_iio_queue_get_config (GST_IIO_QUEUE (self))->rate);
+  gst_iio_sample_timeline_start (&self->timeline, monotonic_ns ());
   g_mutex_unlock (&self->enqueue_lock);
 
   if (ok)
@@ -508,31 +506,59 @@ wait_for_fence (GstIioDmabufInput * self, Block * block, gint timeout_ms,
   return GST_FLOW_OK;
 }
 
+/* Samples the device lost right before @block, which just completed:
+ * from its queue times and fence time against the blocks before it. */
+static guint64
+samples_lost_before (GstIioDmabufInput * self, Block * block)
+{
+  GstIioBlockTimes times = {
+    .samples = gst_iio_queue_get_config (GST_IIO_QUEUE (self))->block_samples,
+    .queue_begin_ns = block->queue_begin_ns,
+    .queue_end_ns = block->queue_end_ns,
+    .signal_ns = -1,
+    .seen_ns = monotonic_ns (),
+  };
+  guint64 lost;
+
+  if (!gst_dmabuf_fence_get_signal_time (block->fence_fd, &times.signal_ns))
+    times.signal_ns = -1;
+  lost = gst_iio_sample_timeline_complete (&self->timeline, &times);
+  GST_LOG_OBJECT (self, "timeline block %u: queued %" G_GINT64_FORMAT
+      " +%" G_GINT64_FORMAT " signal %+" G_GINT64_FORMAT " seen %+"
+      G_GINT64_FORMAT " end %+" G_GINT64_FORMAT " lost %" G_GUINT64_FORMAT,
+      block->index, times.queue_begin_ns, times.queue_end_ns -
+      times.queue_begin_ns, times.signal_ns - times.queue_begin_ns,
+      times.seen_ns - times.queue_begin_ns,
+      self->timeline.prev_end_ns - times.queue_begin_ns, lost);
+  if (lost)
+    GST_DEBUG_OBJECT (self, "block %u: %" G_GUINT64_FORMAT " samples lost "
+        "before it (queued at %" G_GINT64_FORMAT " ns, signalled at %"
+        G_GINT64_FORMAT " ns)", block->index, lost, block->queue_begin_ns,
+        times.signal_ns);
+
+  return lost;
+}
+
 /* The head block becomes outstanding, inside a new GstBuffer. */
 static GstBuffer *
 hand_out (GstIioDmabufInput * self, Block * block)
 {
   GstIioQueue *queue = GST_IIO_QUEUE (self);
+  guint64 lost = samples_lost_before (self, block);
   GstBuffer *buffer;
-  gboolean discont;
 
   g_mutex_lock (&self->lock);
   g_warn_if_fail (g_queue_peek_head (&self->queued) == block);
   g_queue_pop_head (&self->queued);
   block->state = BLOCK_OUTSTANDING;
   self->n_outstanding++;
-  discont = block->discont;
-  block->discont = FALSE;
   g_mutex_unlock (&self->lock);
 
   /* Dropped by block_memory_dispose. */
   gst_object_ref (self);
   buffer = gst_buffer_new ();
   gst_buffer_append_memory (buffer, block->mem);
-  if (discont) {
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-    gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_OVERRUNS, 1);
-  }
+  gst_iio_queue_mark_lost (queue, buffer, lost);
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
   gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, self->block_bytes);
 
@@ -574,7 +600,9 @@ copy_out (GstIioDmabufInput * self, GstBuffer * dmabuf_buffer)
   gst_buffer_map (copy, &map, GST_MAP_WRITE);
   gst_buffer_extract (dmabuf_buffer, 0, map.data, self->block_bytes);
   gst_buffer_unmap (copy, &map);
-  gst_buffer_copy_into (copy, dmabuf_buffer, GST_BUFFER_COPY_FLAGS, 0, 0);
+  /* The flags and OFFSET say what was lost before it. */
+  gst_buffer_copy_into (copy, dmabuf_buffer, GST_BUFFER_COPY_FLAGS |
+      GST_BUFFER_COPY_TIMESTAMPS, 0, 0);
   /* Re-enqueues the block (its memory dispose hook). */
   gst_buffer_unref (dmabuf_buffer);
 
@@ -720,7 +748,6 @@ gst_iio_dmabuf_input_stop (GstIioQueue * queue)
   }
   self->enabled = FALSE;
   drain_aborted (self);
-  self->last_enqueued = NULL;
   free_idle_blocks (self);
   gst_clear_object (&self->kbuf);
   g_mutex_unlock (&self->enqueue_lock);

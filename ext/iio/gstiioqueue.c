@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiioqueue.h"
 
+#include <string.h>
+
 GST_DEBUG_CATEGORY_STATIC (gst_iio_queue_debug);
 #define GST_CAT_DEFAULT gst_iio_queue_debug
 
@@ -26,7 +28,7 @@ G_DEFINE_QUARK (gst-iio-queue-error-quark, gst_iio_queue_error);
 
 static const gchar *stat_names[GST_IIO_QUEUE_N_STATS] = {
   "buffers", "bytes", "bytes-copied", "overruns", "underruns",
-  "dmabuf-imports",
+  "dmabuf-imports", "samples-lost",
 };
 
 static void
@@ -120,23 +122,57 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   return value;
 }
 
-GstStructure *
-gst_iio_queue_get_stats (GstIioQueue * self)
+void
+gst_iio_queue_mark_lost (GstIioQueue * self, GstBuffer * buffer,
+    guint64 lost)
 {
-  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+  if (lost == 0)
+    return;
+  GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  GST_BUFFER_OFFSET (buffer) = lost == GST_IIO_QUEUE_LOST_UNKNOWN ?
+      GST_BUFFER_OFFSET_NONE : lost;
+  gst_iio_queue_add_stat (self, GST_IIO_QUEUE_STAT_OVERRUNS, 1);
+  if (lost != GST_IIO_QUEUE_LOST_UNKNOWN)
+    gst_iio_queue_add_stat (self, GST_IIO_QUEUE_STAT_SAMPLES_LOST, lost);
+}
+
+static GstStructure *
+stats_new (const gchar * io_mode, guint n_blocks, guint64 block_bytes,
+    const guint64 * values)
+{
   GstStructure *s;
   guint i;
 
   s = gst_structure_new ("stats",
-      "io-mode", G_TYPE_STRING, priv->io_mode,
-      "blocks", G_TYPE_UINT, priv->config.n_blocks,
-      "block-bytes", G_TYPE_UINT64,
-      (guint64) gst_iio_queue_get_block_bytes (self), NULL);
+      "io-mode", G_TYPE_STRING, io_mode,
+      "blocks", G_TYPE_UINT, n_blocks,
+      "block-bytes", G_TYPE_UINT64, block_bytes, NULL);
   for (i = 0; i < GST_IIO_QUEUE_N_STATS; i++)
-    gst_structure_set (s, stat_names[i], G_TYPE_UINT64,
-        gst_iio_queue_get_stat (self, i), NULL);
+    gst_structure_set (s, stat_names[i], G_TYPE_UINT64, values[i], NULL);
 
   return s;
+}
+
+GstStructure *
+gst_iio_queue_get_stats (GstIioQueue * self)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+  guint64 values[GST_IIO_QUEUE_N_STATS];
+
+  g_mutex_lock (&priv->stats_lock);
+  memcpy (values, priv->stats, sizeof (values));
+  g_mutex_unlock (&priv->stats_lock);
+
+  return stats_new (priv->io_mode, priv->config.n_blocks,
+      gst_iio_queue_get_block_bytes (self), values);
+}
+
+GstStructure *
+gst_iio_queue_get_empty_stats (void)
+{
+  guint64 values[GST_IIO_QUEUE_N_STATS] = { 0, };
+
+  return stats_new ("none", 0, 0, values);
 }
 
 gboolean

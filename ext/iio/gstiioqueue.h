@@ -28,6 +28,7 @@ typedef struct
   guint block_samples;          /* the buffer-size property */
   guint n_blocks;               /* the blocks property */
   gsize sample_size;            /* bytes per channel-set sample */
+  guint rate;                   /* the device's nominal rate in Hz */
   gint timeout_ms;              /* -1: wait forever */
   gboolean cyclic;              /* output only */
   const gchar *dma_heap;        /* DMABUF path only */
@@ -43,7 +44,8 @@ struct _GstIioQueueClass
 
   gboolean (*start) (GstIioQueue * self, GError ** error);
   /* Input: waits for the next filled block. GST_FLOW_FLUSHING after
-   * set_flushing (TRUE), GST_FLOW_ERROR with @error set. */
+   * set_flushing (TRUE), GST_FLOW_ERROR with @error set. A block after
+   * lost samples is marked with gst_iio_queue_mark_lost(). */
   GstFlowReturn (*capture) (GstIioQueue * self, GstBuffer ** buffer,
       GError ** error);
   /* Output: hands @buffer (not consumed) to the device. */
@@ -72,6 +74,7 @@ typedef enum
   GST_IIO_QUEUE_STAT_OVERRUNS,
   GST_IIO_QUEUE_STAT_UNDERRUNS,
   GST_IIO_QUEUE_STAT_DMABUF_IMPORTS,
+  GST_IIO_QUEUE_STAT_SAMPLES_LOST,
   GST_IIO_QUEUE_N_STATS,
 } GstIioQueueStat;
 
@@ -85,6 +88,15 @@ void gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
     guint64 value);
 guint64 gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat);
 
+/* Samples lost before a block, when the queue cannot tell how many. */
+#define GST_IIO_QUEUE_LOST_UNKNOWN G_MAXUINT64
+/* Input: @lost samples (or GST_IIO_QUEUE_LOST_UNKNOWN) were lost right
+ * before @buffer: sets GST_BUFFER_FLAG_DISCONT and, for the element,
+ * GST_BUFFER_OFFSET to @lost (the element replaces it with the stream
+ * position), and counts an overrun and the samples. Nothing for 0. */
+void gst_iio_queue_mark_lost (GstIioQueue * self, GstBuffer * buffer,
+    guint64 lost);
+
 gboolean gst_iio_queue_start (GstIioQueue * self, GError ** error);
 GstFlowReturn gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,
     GError ** error);
@@ -97,7 +109,10 @@ GstAllocator *gst_iio_queue_get_allocator (GstIioQueue * self,
     GstCaps * caps);
 
 /* "io-mode" (dmabuf or copy), "buffers", "bytes", "bytes-copied",
- * "overruns", "underruns", "dmabuf-imports", "blocks", "block-bytes". */
+ * "overruns", "underruns", "dmabuf-imports", "samples-lost", "blocks",
+ * "block-bytes". */
 GstStructure *gst_iio_queue_get_stats (GstIioQueue * self);
+/* The same fields for no stream: io-mode "none", every counter 0. */
+GstStructure *gst_iio_queue_get_empty_stats (void);
 
 G_END_DECLS

@@ -14,18 +14,17 @@
  * the clock at the first sample (when the first block completes, minus
  * its duration) plus OFFSET / rate. OFFSET and OFFSET_END are sample
  * positions on the device's timeline. After an overrun (samples lost
- * because downstream did not keep up) the buffer has
- * GST_BUFFER_FLAG_DISCONT, PTS and OFFSET jump forward to the clock (an
- * estimate of the lost time), stats counts one overrun and a warning
- * message is posted (at most one per second).
+ * because downstream did not keep up) the first buffer after the loss has
+ * GST_BUFFER_FLAG_DISCONT, OFFSET (and PTS) jump forward by the samples
+ * lost, stats counts the overrun and the samples, an "iio-overrun" element
+ * message says where and how many, and a warning message is posted (at
+ * most one per second).
  *
- * Overruns are detected by the DMABUF path when the kernel's queue of
- * blocks ran dry before a block was given back (exact for a device that
- * samples continuously). The copy path cannot see losses through libiio;
- * it infers one when the samples received lag the samples the device
- * must have produced by the clock by more than the kernel buffering
- * (blocks x buffer-size) plus one block (twice that for remote
- * contexts), which a steady stream never reaches.
+ * The queues find the losses on the device's sample timeline
+ * (gstiiosampletimeline.h): the DMABUF path from its ENQUEUE times and
+ * fence times, the fileio copy path from its refill times, exact but for
+ * gaps shorter than the driver's completion latency; kfifo buffers and
+ * iiod are inferred from the buffering (docs/iiosrc.md, "Lost samples").
  *
  * ## Example
  * |[
@@ -54,8 +53,6 @@ struct _GstIioSrc
   guint rate;
   guint block_samples;
   guint n_blocks;
-  gboolean copy_mode;           /* infer overruns from the clock */
-  gboolean remote;
 
   /* Streaming thread only. */
   GstClockTime base_time;       /* running time of sample 0 */
@@ -125,17 +122,6 @@ gst_iio_src_change_state (GstElement * element, GstStateChange transition)
 }
 
 static gboolean
-is_copy_queue (GstIioQueue * queue)
-{
-  GstStructure *stats = gst_iio_queue_get_stats (queue);
-  gboolean copy = g_strcmp0 (gst_structure_get_string (stats, "io-mode"),
-      "copy") == 0;
-
-  gst_structure_free (stats);
-  return copy;
-}
-
-static gboolean
 gst_iio_src_start (GstBaseSrc * src)
 {
   GstIioSrc *self = GST_IIO_SRC (src);
@@ -149,8 +135,6 @@ gst_iio_src_start (GstBaseSrc * src)
   self->block_samples = common->buffer_size;
   self->n_blocks = common->blocks;
   GST_OBJECT_UNLOCK (self);
-  self->copy_mode = is_copy_queue (common->queue);
-  self->remote = !gst_iio_device_is_local (common->device);
   self->base_time = GST_CLOCK_TIME_NONE;
   self->last_warning = GST_CLOCK_TIME_NONE;
   self->next_offset = 0;
@@ -313,39 +297,18 @@ samples_at (GstIioSrc * self, GstClockTime now)
       GST_SECOND);
 }
 
-/* Copy path: a lag beyond what the kernel can buffer means lost samples. */
-static gboolean
-detect_copy_overrun (GstIioSrc * self, GstClockTime now)
-{
-  guint64 produced = samples_at (self, now);
-  guint64 received = self->next_offset + self->block_samples;
-  guint64 allowance = (guint64) (self->n_blocks + 1) * self->block_samples;
-
-  if (self->remote)
-    allowance *= 2;
-  if (produced <= received + allowance)
-    return FALSE;
-
-  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " samples behind the clock: "
-      "overrun", produced - received);
-  gst_iio_queue_add_stat (self->common.queue, GST_IIO_QUEUE_STAT_OVERRUNS, 1);
-
-  return TRUE;
-}
-
-/* After an overrun, moves the timeline forward to the clock: this block
- * is at most the newest (DMABUF) or the oldest of a full kernel buffer
- * (copy). Returns the estimated number of samples lost. */
+/* A queue that cannot count what it lost (a libiio buffer replaced after
+ * a flush): the timeline moves to the clock, the block just completed
+ * being the newest. Returns the estimated samples lost. */
 static guint64
 resync_to_clock (GstIioSrc * self, GstClockTime now)
 {
   guint64 produced = samples_at (self, now);
-  guint64 behind = self->block_samples;
   guint64 target;
 
-  if (self->copy_mode)
-    behind += (guint64) self->n_blocks * self->block_samples;
-  target = produced > behind ? produced - behind : 0;
+  if (!GST_CLOCK_TIME_IS_VALID (now) || produced <= self->block_samples)
+    return 0;
+  target = produced - self->block_samples;
   if (target <= self->next_offset)
     return 0;
 
@@ -354,10 +317,21 @@ resync_to_clock (GstIioSrc * self, GstClockTime now)
   return target;
 }
 
+/* Every loss gets an element message (for applications that track the
+ * timeline: where and how many); the warning is at most one a second. */
 static void
-warn_overrun (GstIioSrc * self, GstClockTime now, guint64 lost_estimate)
+report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
+    gboolean counted)
 {
+  GstStructure *s;
   guint64 overruns;
+
+  s = gst_structure_new ("iio-overrun",
+      "offset", G_TYPE_UINT64, self->next_offset,
+      "lost", G_TYPE_UINT64, lost,
+      "counted", G_TYPE_BOOLEAN, counted, NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
 
   if (GST_CLOCK_TIME_IS_VALID (self->last_warning) &&
       GST_CLOCK_TIME_IS_VALID (now) && now < self->last_warning + GST_SECOND)
@@ -370,11 +344,13 @@ warn_overrun (GstIioSrc * self, GstClockTime now, guint64 lost_estimate)
       ("Overrun: %s lost samples because the pipeline did not keep up "
           "(%" G_GUINT64_FORMAT " overruns so far)",
           gst_iio_device_get_display_name (self->common.device), overruns),
-      ("about %" G_GUINT64_FORMAT " samples lost before sample %"
-          G_GUINT64_FORMAT "; consider more blocks or a larger buffer-size",
-          lost_estimate, self->next_offset));
+      ("%s%" G_GUINT64_FORMAT " samples lost before sample %" G_GUINT64_FORMAT
+          "; consider more blocks or a larger buffer-size", counted ? "" :
+          "about ", lost, self->next_offset));
 }
 
+/* The queue marks a block after lost samples DISCONT, with the number
+ * lost in OFFSET (gstiioqueue.h): the timeline jumps by it. */
 static void
 stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
 {
@@ -382,7 +358,7 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
   GstClockTime block = gst_iio_common_samples_to_time (self->block_samples,
       self->rate);
   gboolean discont = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-  guint64 lost = 0, start, end;
+  guint64 lost = GST_BUFFER_OFFSET (buffer), start, end;
 
   if (!GST_CLOCK_TIME_IS_VALID (self->base_time)) {
     /* The first block just completed: its first sample was one block
@@ -391,15 +367,11 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
         now - block : 0;
     GST_DEBUG_OBJECT (self, "sample 0 at running time %" GST_TIME_FORMAT,
         GST_TIME_ARGS (self->base_time));
-  } else if (GST_CLOCK_TIME_IS_VALID (now)) {
-    if (!discont && self->copy_mode && detect_copy_overrun (self, now)) {
-      discont = TRUE;
-      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-    }
-    if (discont) {
-      lost = resync_to_clock (self, now);
-      warn_overrun (self, now, lost);
-    }
+  } else if (discont && lost == GST_BUFFER_OFFSET_NONE) {
+    report_overrun (self, now, resync_to_clock (self, now), FALSE);
+  } else if (discont) {
+    self->next_offset += lost;
+    report_overrun (self, now, lost, TRUE);
   }
 
   start = self->next_offset;

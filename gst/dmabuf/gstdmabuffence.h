@@ -35,6 +35,14 @@ GstDmabufFenceWait gst_dmabuf_fence_wait (gint fence_fd, gint cancel_fd,
  * error (-errno, e.g. -EINTR for an aborted transfer). */
 gint gst_dmabuf_fence_get_status (gint sync_file_fd);
 
+/* When @sync_file_fd signalled: the latest signal time of its fences, in
+ * CLOCK_MONOTONIC nanoseconds (the kernel's ktime_get(), the clock of
+ * g_get_monotonic_time()). FALSE while it is pending. A sync_file exported
+ * after its fence had signalled holds the kernel's stub fence, whose time
+ * is when the stub was made: callers compare with what they know. */
+gboolean gst_dmabuf_fence_get_signal_time (gint sync_file_fd,
+    gint64 * time_ns);
+
 /* DMA_BUF_IOCTL_SYNC brackets around CPU access to a DMABUF. */
 gboolean gst_dmabuf_cpu_access_begin (gint dmabuf_fd, gboolean read,
     gboolean write, GError ** error);

@@ -97,7 +97,7 @@ static void
 assert_idle_stats (GstElement * e)
 {
   static const gchar *counters[] = { "buffers", "bytes", "bytes-copied",
-    "overruns", "underruns", "dmabuf-imports"
+    "overruns", "underruns", "dmabuf-imports", "samples-lost"
   };
   GstStructure *stats = NULL;
 

@@ -4,8 +4,8 @@
 not a hang, on both paths; a block the device fails is an error; the
 pipeline goes to NULL afterwards and the device works again."""
 
-from iiotest import (Gst, check, log, main, pop_error, pull_blocks, start,
-                     stop, write_attr, bus_message_text)
+from iiotest import (Gst, Ramp, check, log, main, pop_error, pull_blocks,
+                     start, stats, stop, write_attr, bus_message_text)
 
 TIMEOUT_MS = 500
 
@@ -60,4 +60,46 @@ def test_failed_block_dmabuf():
     check_device_works("dmabuf")
 
 
-main(test_stall_dmabuf, test_stall_copy, test_failed_block_dmabuf)
+def test_failed_block_copy():
+    """fileio cannot report a failed block: the kernel skips the empty
+    block (a 4096-sample gap: one kernel block, half of 8 x 1024). The
+    copy path sees the block come one kernel block late on the sample
+    timeline and flags the next buffer."""
+    pipeline = Gst.parse_launch(
+        "iiosrc name=src device=sim-adc io-mode=copy "
+        "attributes=sampling_frequency=100000 buffer-size=1024 ! "
+        "appsink name=sink sync=false")
+    start(pipeline)
+    first = []
+
+    def fault(i, block):
+        if i == 10:
+            write_attr("sim-adc", "fault", "error")
+
+    _, blocks = pull_blocks(pipeline, 40, 4, on_block=fault)
+    s = stats(pipeline)
+    stop(pipeline)
+    write_attr("sim-adc", "fault", "none")
+    ramp = Ramp([0, 1, 2, 3])
+    for b in blocks:
+        ramp.feed(b.data)
+    discont = [i for i, b in enumerate(blocks) if b.discont and i > 0]
+    log("gaps:", ramp.gaps, "DISCONT:", discont, "stats:", s.to_string())
+    check(len(ramp.gaps) == 1 and ramp.gaps[0][1] == 4096,
+          "gaps (buffer, samples) %s, expected one of 4096" % ramp.gaps)
+    at = ramp.gaps[0][0]
+    check(discont == [at], "the gap is before buffer %d, DISCONT on %s" %
+          (at, discont))
+    jump = blocks[at].offset - blocks[at - 1].offset_end
+    check(abs(jump - 4096) <= 256, "OFFSET jumps by %d for 4096 lost samples"
+          % jump)
+    ok, overruns = s.get_uint64("overruns")
+    ok2, lost = s.get_uint64("samples-lost")
+    check(overruns == 1 and lost == jump, "stats overruns %d samples-lost "
+          "%d, expected 1 and %d" % (overruns, lost, jump))
+    del first
+    check_device_works("copy")
+
+
+main(test_stall_dmabuf, test_stall_copy, test_failed_block_dmabuf,
+     test_failed_block_copy)

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "gstiiosampletimeline.h"
+
+#define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+/* Above twice the usual completion latency, a completion is late. */
+#define LATENCY_MARGIN_NS (20 * G_GINT64_CONSTANT (1000))
+
+gint64
+gst_iio_sample_timeline_duration_ns (guint64 samples, guint rate)
+{
+  if (rate == 0)
+    return 0;
+  /* samples < 2^32 in practice: no overflow below 2^63 / 10^9 */
+  return (gint64) (samples * (guint64) NS_PER_SECOND / rate);
+}
+
+/* The longest the device may take for @duration_ns of samples. */
+static gint64
+with_tolerance (gint64 duration_ns)
+{
+  return duration_ns + duration_ns * GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM /
+      1000000;
+}
+
+static guint64
+ns_to_samples (gint64 ns, guint rate)
+{
+  if (ns <= 0)
+    return 0;
+  return ((guint64) ns * rate + NS_PER_SECOND / 2) / NS_PER_SECOND;
+}
+
+void
+gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate)
+{
+  self->rate = rate;
+  self->started_ns = -1;
+  self->prev_end_ns = -1;
+  self->latency_ns = 0;
+}
+
+void
+gst_iio_sample_timeline_start (GstIioSampleTimeline * self,
+    gint64 enabled_ns)
+{
+  self->started_ns = enabled_ns;
+  self->prev_end_ns = -1;
+}
+
+/* The fence time belongs to this transfer (not a stub's). */
+static gboolean
+has_signal_time (const GstIioBlockTimes * block)
+{
+  return block->signal_ns >= block->queue_begin_ns &&
+      (block->seen_ns < 0 || block->signal_ns <= block->seen_ns);
+}
+
+/* The latest the block can have ended: its fence time, else when the
+ * element saw it (later by however late the consumer came). */
+static gint64
+completion_bound (const GstIioBlockTimes * block)
+{
+  return has_signal_time (block) ? block->signal_ns : block->seen_ns;
+}
+
+/* Queued after the previous block's end: for certain when the ENQUEUE
+ * began after it; when the call spans it, the block's completion says
+ * whether it started late (beyond the usual completion latency). */
+static gboolean
+started_late (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
+    gint64 duration, gint64 done)
+{
+  if (block->queue_begin_ns > self->prev_end_ns)
+    return TRUE;
+  if (block->queue_end_ns <= self->prev_end_ns)
+    return FALSE;
+  if (!has_signal_time (block))
+    return TRUE;
+  return done - duration > self->prev_end_ns + 2 * self->latency_ns +
+      LATENCY_MARGIN_NS;
+}
+
+/* How late a completion came after the end the timeline gave it. */
+static void
+learn_latency (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
+    gint64 done, gint64 end)
+{
+  gint64 late;
+
+  if (!has_signal_time (block))
+    return;
+  late = CLAMP (done - end, 0, GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS);
+  self->latency_ns += (late - self->latency_ns) / 16;
+}
+
+guint64
+gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
+    const GstIioBlockTimes * block)
+{
+  gint64 duration, done, start_max, end;
+  gint64 stall;
+  guint64 lost = 0;
+
+  if (self->rate == 0 || self->started_ns < 0)
+    return 0;
+
+  duration = gst_iio_sample_timeline_duration_ns (block->samples, self->rate);
+  done = completion_bound (block);
+
+  if (self->prev_end_ns < 0) {
+    /* Queued before the enable: it starts with the stream. */
+    end = MAX (self->started_ns, block->queue_end_ns) +
+        with_tolerance (duration);
+  } else if (started_late (self, block, duration, done)) {
+    /* The device had nothing to write from the previous block's end until
+     * this one reached it; it started it at the current sample: no later
+     * than the end of the ENQUEUE, nor than its completion allows. */
+    start_max = MAX (MIN (block->queue_end_ns, done - duration),
+        block->queue_begin_ns);
+    lost = MAX (ns_to_samples (start_max - self->prev_end_ns, self->rate), 1);
+    end = start_max + with_tolerance (duration);
+  } else {
+    end = self->prev_end_ns + with_tolerance (duration);
+  }
+  learn_latency (self, block, done, end);
+
+  /* Signalled long after the timeline says: the device stopped (a stalled
+   * engine resumes at the current sample). Only a completion time tells;
+   * when the element saw it says nothing about the device. */
+  stall = block->late_gap_ns > 0 ? block->late_gap_ns :
+      MAX (GST_IIO_SAMPLE_TIMELINE_STALL_BLOCKS * duration,
+      GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS);
+  if (has_signal_time (block) && stall < G_MAXINT64 && done > end + stall) {
+    lost += ns_to_samples (done - end, self->rate);
+    end = done;
+  }
+
+  self->prev_end_ns = MIN (end, done);
+
+  return lost;
+}

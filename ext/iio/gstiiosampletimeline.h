@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Where a capture device's blocks fall in time, and the samples it lost
+ * between them: pure arithmetic on timestamps, no I/O.
+ *
+ * The device writes each queued block right after the previous one; it
+ * loses samples only when it finishes a block and finds nothing queued
+ * (the sim-adc and the ADI DMA cores alike: the next block then starts at
+ * the current sample). So a gap opened before block B exactly when B was
+ * queued after the previous block's last sample was taken. The element
+ * knows when it queued B (around the ENQUEUE ioctl); the previous block's
+ * last-sample time is bounded from above by its completion time (the fence
+ * timestamp, later than the sample by the driver's completion latency) and
+ * by the timeline itself (the enable time plus the samples since, at the
+ * nominal rate with a tolerance), whichever is earlier.
+ *
+ * When the ENQUEUE itself spans that bound (a slow ioctl on a loaded
+ * machine), the block's own completion decides: it started no later than
+ * its completion minus its duration, so a completion later than the
+ * previous block's end plus its duration plus the usual completion
+ * latency means it started late. What that cannot see: a gap shorter than
+ * the spread of completion latencies. A device slower than its nominal rate by more than
+ * GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM makes the bound too early. A
+ * completion later than GST_IIO_SAMPLE_TIMELINE_STALL (a stalled engine
+ * that resumed at the current sample) is counted as a gap of the delay. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* How much slower than nominal a device may run (crystals are within
+ * about 100 ppm). */
+#define GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM 5000
+/* By default, a completion this much later than the timeline (in block
+ * durations, at least GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS) means the
+ * device stopped: completion latencies stay well below. */
+#define GST_IIO_SAMPLE_TIMELINE_STALL_BLOCKS 4
+#define GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS (50 * G_GINT64_CONSTANT (1000000))
+
+typedef struct
+{
+  guint rate;                   /* Hz; 0 disables the detection */
+  gint64 started_ns;            /* latest time sample 0 can have, or -1 */
+  gint64 prev_end_ns;           /* latest time the previous block can have
+                                 * ended, -1 before the first block */
+  gint64 latency_ns;            /* running mean of how late completions
+                                 * come after the timeline's end */
+} GstIioSampleTimeline;
+
+/* What the element saw of one completed block. Times are CLOCK_MONOTONIC
+ * nanoseconds (g_get_monotonic_time () * 1000 is the same clock). */
+typedef struct
+{
+  guint samples;
+  /* When the device got the block: between these two (around the
+   * ENQUEUE; for fileio, the read() that handed the kernel block back). */
+  gint64 queue_begin_ns;
+  gint64 queue_end_ns;
+  gint64 signal_ns;             /* completion time (fence), -1 unknown */
+  gint64 seen_ns;               /* when the element saw it complete */
+  /* A completion later than the timeline by more than this is a gap (a
+   * stalled engine, a block the driver dropped); 0: the default, for a
+   * fence time; G_MAXINT64: never (the completion time is not exact). */
+  gint64 late_gap_ns;
+} GstIioBlockTimes;
+
+void gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate);
+/* The device was enabled (the blocks queued before start at sample 0):
+ * @enabled_ns, right after the enable returned. */
+void gst_iio_sample_timeline_start (GstIioSampleTimeline * self,
+    gint64 enabled_ns);
+/* Blocks must be given in the order the device filled them. Returns the
+ * samples lost right before this block (0: contiguous). */
+guint64 gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
+    const GstIioBlockTimes * block);
+
+/* Nanoseconds of @samples at @rate. */
+gint64 gst_iio_sample_timeline_duration_ns (guint64 samples, guint rate);
+
+G_END_DECLS
