@@ -32,13 +32,18 @@
  * once; a cancelled libiio buffer cannot be used again, so the next
  * capture/render creates a new one (input: the next block is DISCONT).
  * Output: unlock cannot tell a pause from a stop (a bin going to NULL
- * passes through PAUSED), and a cancel loses what the kernel holds, so
- * set_flushing (TRUE) cancels only a push still blocked after a grace
- * period (the time the device takes to free a block, at most
- * PAUSE_GRACE_MAX_MS): a push into a device that plays returns within it
- * and a pause loses nothing; a stalled device or a remote that does not
- * answer (iiod stopped) is cancelled. The other waits (drain) are ours
- * and end at once. discard() (a flush) and stop cancel; after a cancel,
+ * passes through PAUSED), and a cancel loses what the kernel holds. So on
+ * a local DMA buffer render waits for room itself before each push
+ * (data_available shows a free fileio block, read as drain does), in an
+ * interruptible wait: the push then never blocks and a pause needs no
+ * cancel, even on a stalled device. Elsewhere (iiod, where reading the
+ * attribute would itself block on a silent iiod; kfifo buffers) the push
+ * may block, and set_flushing (TRUE) cancels it only if it is still
+ * blocked after a grace period (the time the device takes to free a
+ * block, at most PAUSE_GRACE_MAX_MS): a push into a device that plays
+ * returns within it and a pause loses nothing; a stalled device or an
+ * iiod that does not answer is cancelled. The other waits (drain) are
+ * ours and end at once. discard() (a flush) and stop cancel; after a cancel,
  * libiio's network backend closes the socket without waiting for iiod's
  * answer to CLOSE, so stop is bounded even when iiod hangs.
  */
@@ -66,6 +71,7 @@ struct _GstIioCopyQueue
   struct iio_device *dev;       /* owned by the GstIioDevice */
   struct iio_context *ctx;
   gboolean input;
+  gboolean local;               /* a local: context (sysfs reads are cheap) */
   gsize block_bytes;
   guint rate;                   /* Hz, 0 if unknown: bounds the drain */
 
@@ -375,6 +381,36 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
 
 /* ---- output ---- */
 
+static gboolean sleep_until (GstIioCopyQueue * self, gint64 deadline);
+
+/* Local DMA buffer (data_available counts the bytes of free fileio
+ * blocks, two blocks when idle; docs/kernel-bugs.md 9): waits until one
+ * is free, so that the push does not block. At the timeout the push goes
+ * ahead and reports it. FLUSHING when interrupted. */
+static GstFlowReturn
+wait_room (GstIioCopyQueue * self)
+{
+  gint timeout_ms = config_of (self)->timeout_ms;
+  gint64 idle = self->idle_available, avail, deadline, now;
+
+  if (!self->local || idle <= 0)
+    return GST_FLOW_OK;
+  now = g_get_monotonic_time ();
+  deadline = timeout_ms > 0 ? now + (gint64) timeout_ms * 1000 : G_MAXINT64;
+  /* An attribute that cannot be read (the device went): push, and let it
+   * fail. */
+  while ((avail = read_buffer_attr (self, "data_available")) >= 0
+      && avail < idle / 2) {
+    now = g_get_monotonic_time ();
+    if (now >= deadline)
+      break;
+    if (!sleep_until (self, MIN (deadline, now + DRAIN_POLL_US)))
+      return GST_FLOW_FLUSHING;
+  }
+
+  return GST_FLOW_OK;
+}
+
 /* Not started while flushing: set_flushing only waits for a push that
  * began before it. */
 static GstFlowReturn
@@ -382,6 +418,9 @@ push_block (GstIioCopyQueue * self, GError ** error)
 {
   gboolean flushing;
   gssize n;
+
+  if (wait_room (self) != GST_FLOW_OK)
+    return GST_FLOW_FLUSHING;
 
   g_mutex_lock (&self->lock);
   flushing = self->flushing || self->cancelled;
@@ -961,6 +1000,7 @@ gst_iio_copy_queue_new (GstIioDevice * device,
   self->dev = gst_iio_device_get_iio (device);
   self->ctx = ctx;
   self->input = config->direction == GST_IIO_DIRECTION_INPUT;
+  self->local = gst_iio_device_is_local (device);
   self->block_bytes = (gsize) config->block_samples * config->sample_size;
 
   return GST_IIO_QUEUE (self);
