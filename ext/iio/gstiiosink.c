@@ -14,7 +14,10 @@
  * other memory is copied once. The copy path (io-mode=copy, remote
  * contexts, other buffers) goes through libiio. EOS waits until the
  * device has played every sample; stopping without EOS drops what is
- * queued (and logs how much).
+ * queued (and logs how much). PAUSED and NULL return within 5 s whatever
+ * the device does (stalled, or an iiod that stopped answering), and a
+ * pause keeps the stream's place: PLAYING again loses and repeats
+ * nothing (docs/iiosink.md, "Pause and stop bounds").
  *
  * With cyclic=true the first buffer repeats seamlessly until the element
  * stops; later buffers are dropped.
