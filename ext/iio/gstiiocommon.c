@@ -504,6 +504,22 @@ gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing)
   }
 }
 
+void
+gst_iio_common_discard (GstIioCommon * self)
+{
+  GstIioQueue *queue = NULL;
+
+  GST_OBJECT_LOCK (self->element);
+  if (self->queue)
+    queue = gst_object_ref (self->queue);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (queue) {
+    gst_iio_queue_discard (queue);
+    gst_object_unref (queue);
+  }
+}
+
 GstCaps *
 gst_iio_common_get_device_caps (GstIioCommon * self)
 {

@@ -129,6 +129,9 @@ void gst_iio_common_stop (GstIioCommon * self);
 /* Interrupts (TRUE) or re-arms (FALSE) every wait of the running queue;
  * safe from any thread (unlock, unlock_stop); nothing when stopped. */
 void gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing);
+/* Output: a flush or stop (not a pause) after set_flushing (TRUE): the
+ * queue drops what an interrupted render kept; nothing when stopped. */
+void gst_iio_common_discard (GstIioCommon * self);
 
 /* A new reference to the device's caps (both media types at the rate),
  * NULL before open. */

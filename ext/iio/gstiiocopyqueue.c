@@ -48,6 +48,21 @@
  * Flushing: iio_buffer_cancel() makes a blocked refill/push return at
  * once; a cancelled libiio buffer cannot be used again, so the next
  * capture/render creates a new one (input: the next block is DISCONT).
+ * Output: unlock cannot tell a pause from a stop (a bin going to NULL
+ * passes through PAUSED), and a cancel loses what the kernel holds. So on
+ * a local DMA buffer render waits for room itself before each push
+ * (data_available shows a free fileio block, read as drain does), in an
+ * interruptible wait: the push then never blocks and a pause needs no
+ * cancel, even on a stalled device. Elsewhere (iiod, where reading the
+ * attribute would itself block on a silent iiod; kfifo buffers) the push
+ * may block, and set_flushing (TRUE) cancels it only if it is still
+ * blocked after a grace period (the time the device takes to free a
+ * block, at most PAUSE_GRACE_MAX_MS): a push into a device that plays
+ * returns within it and a pause loses nothing; a stalled device or an
+ * iiod that does not answer is cancelled. The other waits (drain) are
+ * ours and end at once. discard() (a flush) and stop cancel; after a cancel,
+ * libiio's network backend closes the socket without waiting for iiod's
+ * answer to CLOSE, so stop is bounded even when iiod hangs.
  */
 #include "gstiiocopyqueue.h"
 #include "gstiiosampletimeline.h"
@@ -64,6 +79,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_iio_copy_queue_debug);
 #define DRAIN_MARGIN_MS 500
 /* Drain bound when neither a timeout nor the rate is known. */
 #define DRAIN_DEFAULT_BOUND_MS 10000
+/* Bounds set_flushing (TRUE) waiting for a push in progress. */
+#define PAUSE_GRACE_MAX_MS 2000
 
 struct _GstIioCopyQueue
 {
@@ -72,6 +89,7 @@ struct _GstIioCopyQueue
   struct iio_device *dev;       /* owned by the GstIioDevice */
   struct iio_context *ctx;
   gboolean input;
+  gboolean local;               /* a local: context (sysfs reads are cheap) */
   gsize block_bytes;
   guint rate;                   /* Hz, 0 if unknown: bounds the drain */
 
@@ -79,6 +97,8 @@ struct _GstIioCopyQueue
    * thread; start and stop in the state thread while it is stopped. */
   guint buf_samples;            /* samples_count of buf */
   gsize fill;                   /* output: bytes in buf not pushed yet */
+  gsize resume;                 /* output: bytes of an interrupted buffer
+                                 * already taken */
   gboolean unplayed;            /* output: pushed since the last drain */
   guint64 pushed;               /* output: samples pushed into buf */
   gint64 enabled_at;            /* output: monotonic us, buf created */
@@ -109,6 +129,7 @@ struct _GstIioCopyQueue
   struct iio_buffer *buf;
   gboolean flushing;
   gboolean cancelled;           /* buf was cancelled: unusable */
+  gboolean pushing;             /* the streaming thread is in a push */
   GError *repeat_error;
 };
 
@@ -534,11 +555,59 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
 
 /* ---- output ---- */
 
+static gboolean sleep_until (GstIioCopyQueue * self, gint64 deadline);
+
+/* Local DMA buffer (data_available counts the bytes of free fileio
+ * blocks, two blocks when idle; docs/kernel-bugs.md 9): waits until one
+ * is free, so that the push does not block. At the timeout the push goes
+ * ahead and reports it. FLUSHING when interrupted. */
+static GstFlowReturn
+wait_room (GstIioCopyQueue * self)
+{
+  gint timeout_ms = config_of (self)->timeout_ms;
+  gint64 idle = self->idle_available, avail, deadline, now;
+
+  if (!self->local || idle <= 0)
+    return GST_FLOW_OK;
+  now = g_get_monotonic_time ();
+  deadline = timeout_ms > 0 ? now + (gint64) timeout_ms * 1000 : G_MAXINT64;
+  /* An attribute that cannot be read (the device went): push, and let it
+   * fail. */
+  while ((avail = read_buffer_attr (self, "data_available")) >= 0
+      && avail < idle / 2) {
+    now = g_get_monotonic_time ();
+    if (now >= deadline)
+      break;
+    if (!sleep_until (self, MIN (deadline, now + DRAIN_POLL_US)))
+      return GST_FLOW_FLUSHING;
+  }
+
+  return GST_FLOW_OK;
+}
+
+/* Not started while flushing: set_flushing only waits for a push that
+ * began before it. */
 static GstFlowReturn
 push_block (GstIioCopyQueue * self, GError ** error)
 {
-  gssize n = iio_buffer_push (self->buf);
+  gboolean flushing;
+  gssize n;
 
+  if (wait_room (self) != GST_FLOW_OK)
+    return GST_FLOW_FLUSHING;
+
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing || self->cancelled;
+  self->pushing = !flushing;
+  g_mutex_unlock (&self->lock);
+  if (flushing)
+    return GST_FLOW_FLUSHING;
+
+  n = iio_buffer_push (self->buf);
+  g_mutex_lock (&self->lock);
+  self->pushing = FALSE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
   if (n < 0)
     return io_failed (self, "iio_buffer_push", n, error);
   self->fill = 0;
@@ -548,18 +617,30 @@ push_block (GstIioCopyQueue * self, GError ** error)
   return GST_FLOW_OK;
 }
 
+/* *@taken: bytes of @data copied into blocks, also when interrupted. A
+ * full block is pushed before anything else, so a resumed call first
+ * pushes the block an interrupt kept. */
 static GstFlowReturn
 write_bytes (GstIioCopyQueue * self, const guint8 * data, gsize size,
-    GError ** error)
+    gsize * taken, GError ** error)
 {
   GstFlowReturn ret;
 
-  while (size > 0) {
+  *taken = 0;
+  while (TRUE) {
     gsize n;
 
     ret = prepare_buffer (self, error);
     if (ret != GST_FLOW_OK)
       return ret;
+    if (self->fill == self->block_bytes) {
+      ret = push_block (self, error);
+      if (ret != GST_FLOW_OK)
+        return ret;
+      continue;
+    }
+    if (size == 0)
+      return GST_FLOW_OK;
     n = MIN (size, self->block_bytes - self->fill);
     memcpy ((guint8 *) iio_buffer_start (self->buf) + self->fill, data, n);
     gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
@@ -567,14 +648,8 @@ write_bytes (GstIioCopyQueue * self, const guint8 * data, gsize size,
     self->fill += n;
     data += n;
     size -= n;
-    if (self->fill == self->block_bytes) {
-      ret = push_block (self, error);
-      if (ret != GST_FLOW_OK)
-        return ret;
-    }
+    *taken += n;
   }
-
-  return GST_FLOW_OK;
 }
 
 static GstFlowReturn render_cyclic (GstIioCopyQueue * self,
@@ -604,6 +679,7 @@ gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
   GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
   GstFlowReturn ret;
   GstMapInfo map;
+  gsize skip, taken;
 
   if (config_of (self)->cyclic)
     return render_cyclic (self, buffer, error);
@@ -615,7 +691,11 @@ gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
         "Could not map a buffer for %s", dev_name (self));
     return GST_FLOW_ERROR;
   }
-  ret = write_bytes (self, map.data, map.size, error);
+  /* The same buffer again after an interrupt (a pause): go on after what
+   * was taken. */
+  skip = MIN (self->resume, map.size);
+  ret = write_bytes (self, map.data + skip, map.size - skip, &taken, error);
+  self->resume = ret == GST_FLOW_FLUSHING ? skip + taken : 0;
   if (ret == GST_FLOW_OK) {
     gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
     gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, map.size);
@@ -801,16 +881,24 @@ gst_iio_copy_queue_drain (GstIioQueue * queue, GError ** error)
 {
   GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
   GstFlowReturn ret;
-  gboolean cancelled;
+  gboolean cancelled, flushing;
 
   if (config_of (self)->cyclic)
     return take_repeat_error (self, error);
 
   g_mutex_lock (&self->lock);
   cancelled = self->cancelled;
+  flushing = self->flushing;
   g_mutex_unlock (&self->lock);
-  if (cancelled)
+  if (flushing)
     return FALSE;
+  if (cancelled) {
+    /* A flush dropped the buffer, or a pause cancelled a push the device
+     * did not take within the grace: nothing is left to play. */
+    GST_INFO_OBJECT (self, "nothing to drain: the buffer was cancelled");
+    self->unplayed = FALSE;
+    return TRUE;
+  }
   if (!self->buf)
     return TRUE;
 
@@ -984,6 +1072,48 @@ render_cyclic (GstIioCopyQueue * self, GstBuffer * buffer, GError ** error)
 
 /* ---- state ---- */
 
+/* Under the lock. Wakes a blocked refill/push at once; the buffer is
+ * replaced by the next capture/render. */
+static void
+cancel_locked (GstIioCopyQueue * self)
+{
+  if (self->buf && !self->cancelled) {
+    iio_buffer_cancel (self->buf);
+    self->cancelled = TRUE;
+  }
+}
+
+/* How long the device takes to free a block, plus scheduling slack. */
+static gint64
+pause_grace_us (GstIioCopyQueue * self)
+{
+  gint64 ms = PAUSE_GRACE_MAX_MS;
+
+  if (self->rate)
+    ms = MIN (ms, (gint64) self->buf_samples * 1000 / self->rate +
+        DRAIN_MARGIN_MS);
+
+  return ms * G_TIME_SPAN_MILLISECOND;
+}
+
+/* Output: a push in progress may finish within the grace (see the top);
+ * one still blocked after it is cancelled. */
+static void
+end_push_locked (GstIioCopyQueue * self)
+{
+  gint64 deadline = g_get_monotonic_time () + pause_grace_us (self);
+
+  while (self->pushing && g_get_monotonic_time () < deadline)
+    g_cond_wait_until (&self->cond, &self->lock, deadline);
+  if (self->pushing) {
+    GST_INFO_OBJECT (self, "a push to %s is still blocked after %"
+        G_GINT64_FORMAT " ms: cancelling the buffer (the samples the "
+        "kernel holds are lost)", dev_name (self),
+        pause_grace_us (self) / G_TIME_SPAN_MILLISECOND);
+    cancel_locked (self);
+  }
+}
+
 static void
 gst_iio_copy_queue_set_flushing (GstIioQueue * queue, gboolean flushing)
 {
@@ -991,14 +1121,26 @@ gst_iio_copy_queue_set_flushing (GstIioQueue * queue, gboolean flushing)
 
   g_mutex_lock (&self->lock);
   self->flushing = flushing;
-  if (flushing && self->buf && !self->cancelled) {
-    /* Wakes a blocked refill/push at once; the buffer is replaced later. */
-    iio_buffer_cancel (self->buf);
-    self->cancelled = TRUE;
-  }
   g_cond_broadcast (&self->cond);
+  if (flushing && self->input)
+    cancel_locked (self);
+  else if (flushing)
+    end_push_locked (self);
   g_mutex_unlock (&self->lock);
   GST_DEBUG_OBJECT (self, "flushing %d", flushing);
+}
+
+/* A flush: the partial block and what the kernel holds go (a new buffer
+ * at the next render). The streaming thread is out of render. */
+static void
+gst_iio_copy_queue_discard (GstIioQueue * queue)
+{
+  GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
+
+  g_mutex_lock (&self->lock);
+  cancel_locked (self);
+  g_mutex_unlock (&self->lock);
+  self->resume = 0;
 }
 
 static gboolean
@@ -1047,10 +1189,16 @@ gst_iio_copy_queue_stop (GstIioQueue * queue)
   GstIioCopyQueue *self = GST_IIO_COPY_QUEUE (queue);
 
   stop_repeat (self);
-  if (self->unplayed || self->fill)
+  if (self->unplayed || self->fill) {
     GST_INFO_OBJECT (self, "stopping %s without a drain: samples not played "
         "yet are dropped", dev_name (self));
+    /* Also spares the CLOSE round trip to an iiod that may not answer. */
+    g_mutex_lock (&self->lock);
+    cancel_locked (self);
+    g_mutex_unlock (&self->lock);
+  }
   destroy_buffer (self);
+  self->resume = 0;
   self->fill = 0;
   self->unplayed = FALSE;
   if (self->pool) {
@@ -1083,6 +1231,7 @@ gst_iio_copy_queue_class_init (GstIioCopyQueueClass * klass)
   queue_class->render = gst_iio_copy_queue_render;
   queue_class->drain = gst_iio_copy_queue_drain;
   queue_class->set_flushing = gst_iio_copy_queue_set_flushing;
+  queue_class->discard = gst_iio_copy_queue_discard;
   queue_class->stop = gst_iio_copy_queue_stop;
 }
 
@@ -1117,6 +1266,7 @@ gst_iio_copy_queue_new (GstIioDevice * device,
   self->dev = gst_iio_device_get_iio (device);
   self->ctx = ctx;
   self->input = config->direction == GST_IIO_DIRECTION_INPUT;
+  self->local = gst_iio_device_is_local (device);
   self->block_bytes = (gsize) config->block_samples * config->sample_size;
 
   return GST_IIO_QUEUE (self);

@@ -15,8 +15,9 @@
 GST_DEBUG_CATEGORY_STATIC (gst_iio_dmabuf_input_debug);
 #define GST_CAT_DEFAULT gst_iio_dmabuf_input_debug
 
-/* How long stop() waits for each aborted block's fence. Disabling aborts
- * transfers at once; this only bounds a broken driver. */
+/* How long stop() waits, in all, for the aborted blocks' fences.
+ * Disabling aborts transfers at once; this only bounds a broken driver
+ * (docs/iiosrc.md states the NULL bound it makes). */
 #define STOP_FENCE_WAIT_MS 1000
 
 typedef enum
@@ -675,7 +676,11 @@ gst_iio_dmabuf_input_set_flushing (GstIioQueue * queue, gboolean flushing)
 static void
 drain_aborted (GstIioDmabufInput * self)
 {
+  /* One bound for all blocks, so that stop is bounded by it. */
+  gint64 deadline = g_get_monotonic_time () +
+      STOP_FENCE_WAIT_MS * G_TIME_SPAN_MILLISECOND;
   Block *block;
+  gint left_ms;
 
   for (;;) {
     g_mutex_lock (&self->lock);
@@ -685,7 +690,9 @@ drain_aborted (GstIioDmabufInput * self)
     g_mutex_unlock (&self->lock);
     if (block == NULL)
       break;
-    if (gst_dmabuf_fence_wait (block->fence_fd, -1, STOP_FENCE_WAIT_MS,
+    left_ms = (gint) MAX ((deadline - g_get_monotonic_time ()) /
+        G_TIME_SPAN_MILLISECOND, 0);
+    if (gst_dmabuf_fence_wait (block->fence_fd, -1, left_ms,
             NULL) != GST_DMABUF_FENCE_SIGNALED)
       GST_WARNING_OBJECT (self, "block %u still in flight %d ms after the "
           "disable", block->index, STOP_FENCE_WAIT_MS);

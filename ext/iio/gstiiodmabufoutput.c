@@ -16,8 +16,9 @@
 GST_DEBUG_CATEGORY_STATIC (gst_iio_dmabuf_output_debug);
 #define GST_CAT_DEFAULT gst_iio_dmabuf_output_debug
 
-/* How long stop waits for the fences of aborted transfers: disabling the
- * buffer signals them at once, so this only bounds a broken driver. */
+/* How long stop waits, in all, for the fences of aborted transfers:
+ * disabling the buffer signals them at once, so this only bounds a
+ * broken driver (docs/iiosink.md states the NULL bound it makes). */
 #define STOP_FENCE_WAIT_MS 1000
 
 /* One transfer handed to the kernel. Referenced by the in-flight queue
@@ -63,6 +64,10 @@ typedef struct
  * ATTACH/DETACH ioctls made under it. */
 static GMutex imports_lock;
 static GQuark imports_quark;
+/* Set while the streaming thread acquires a block of its own pool: the
+ * pool's reclaim then runs under the preroll lock and must return on an
+ * interrupt rather than wait for the pause to end. */
+static GPrivate owner_acquiring;
 
 struct _GstIioDmabufOutput
 {
@@ -81,6 +86,7 @@ struct _GstIioDmabufOutput
   GstMemory *pending;           /* our block being filled by copies */
   GstMapInfo pending_map;
   gsize pending_fill;
+  gsize resume;                 /* bytes of an interrupted buffer copied */
   gboolean cyclic_queued;
   gboolean cyclic_drop_logged;
   gboolean import_failure_logged;
@@ -89,9 +95,12 @@ struct _GstIioDmabufOutput
   /* Leaf lock: nothing is called or unreffed under it but the fence
    * status ioctl. */
   GMutex lock;
+  GCond cond;                   /* flushing ended, a discard, or stop */
   GQueue inflight;              /* Entry *, oldest first */
   gboolean flushing;
   gboolean discard_pending;     /* a flush began: drop the partial block */
+  guint discards;               /* counts discard() calls */
+  gboolean stopped;             /* stop() to start() */
 
   /* Under imports_lock. */
   GHashTable *imports;          /* &ino -> Import * */
@@ -292,15 +301,42 @@ retire_oldest (GstIioDmabufOutput * self, GError ** error)
   return ret;
 }
 
-/* GstIioDmabufPoolReclaimFunc: upstream needs a block of our pool. */
+/* After an interrupted wait in upstream's thread: TRUE when it was a
+ * pause (flushing ended with no discard since @discards, and no stop), so
+ * the wait goes on; FALSE for a flush or stop. */
+static gboolean
+wait_pause_over (GstIioDmabufOutput * self, guint discards)
+{
+  gboolean paused;
+
+  g_mutex_lock (&self->lock);
+  while (self->flushing && self->discards == discards && !self->stopped)
+    g_cond_wait (&self->cond, &self->lock);
+  paused = self->discards == discards && !self->stopped;
+  g_mutex_unlock (&self->lock);
+
+  return paused;
+}
+
+/* GstIioDmabufPoolReclaimFunc: upstream needs a block of our pool. The
+ * sink's unlock interrupts this wait too; upstream would stop its task on
+ * FLUSHING, so after a mere pause the wait resumes instead. */
 static GstFlowReturn
 reclaim_for_pool (GstObject * owner, GError ** error)
 {
   GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (owner);
   GError *err = NULL;
   GstFlowReturn ret;
+  guint discards;
 
-  ret = retire_oldest (self, &err);
+  if (g_private_get (&owner_acquiring) == self)
+    return retire_oldest (self, error);
+  do {
+    g_mutex_lock (&self->lock);
+    discards = self->discards;
+    g_mutex_unlock (&self->lock);
+    ret = retire_oldest (self, &err);
+  } while (ret == GST_FLOW_FLUSHING && wait_pause_over (self, discards));
   if (ret == GST_FLOW_ERROR && err) {
     /* Upstream's allocation falls back to system memory and learns
      * nothing: the element must post why. */
@@ -439,8 +475,10 @@ discard_after_flush (GstIioDmabufOutput * self)
     self->discard_pending = FALSE;
   g_mutex_unlock (&self->lock);
 
-  if (discard)
+  if (discard) {
     drop_pending (self);
+    self->resume = 0;
+  }
 }
 
 static GstFlowReturn
@@ -449,8 +487,10 @@ open_pending (GstIioDmabufOutput * self, GError ** error)
   GstMemory *mem;
   GstFlowReturn ret;
 
+  g_private_set (&owner_acquiring, self);
   ret = gst_iio_dmabuf_pool_acquire_block (self->pool, &mem,
       config_of (self)->timeout_ms, error);
+  g_private_set (&owner_acquiring, NULL);
   if (ret != GST_FLOW_OK)
     return ret;
 
@@ -516,7 +556,8 @@ copy_bytes (GstIioDmabufOutput * self, const guint8 * data, gsize size,
     GError ** error)
 {
   gsize block_bytes = gst_iio_queue_get_block_bytes (GST_IIO_QUEUE (self));
-  gsize n, done = 0;
+  /* An interrupted call (a pause) resumes after what it copied. */
+  gsize n, done = MIN (self->resume, size), start = done;
   GstFlowReturn ret = GST_FLOW_OK;
 
   while (done < size && ret == GST_FLOW_OK) {
@@ -532,8 +573,14 @@ copy_bytes (GstIioDmabufOutput * self, const guint8 * data, gsize size,
     if (self->pending_fill == block_bytes)
       ret = submit_pending (self, error);
   }
+  /* A full last block whose submit a pause interrupted: the resumed call
+   * submits it before returning. */
+  if (ret == GST_FLOW_OK && self->pending
+      && self->pending_fill == block_bytes)
+    ret = submit_pending (self, error);
+  self->resume = ret == GST_FLOW_FLUSHING ? done : 0;
   gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
-      GST_IIO_QUEUE_STAT_BYTES_COPIED, done);
+      GST_IIO_QUEUE_STAT_BYTES_COPIED, done - start);
 
   return ret;
 }
@@ -786,6 +833,7 @@ gst_iio_dmabuf_output_render (GstIioQueue * queue, GstBuffer * buffer,
   GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (queue);
   gsize sample_size = config_of (self)->sample_size;
   gsize size = gst_buffer_get_size (buffer);
+  GstFlowReturn ret;
 
   if (self->cyclic_queued) {
     if (!self->cyclic_drop_logged)
@@ -805,8 +853,12 @@ gst_iio_dmabuf_output_render (GstIioQueue * queue, GstBuffer * buffer,
     return GST_FLOW_OK;
 
   discard_after_flush (self);
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
-  return render_buffer (self, buffer, error);
+  ret = render_buffer (self, buffer, error);
+  /* Once, when an interrupted render (a pause) is resumed. */
+  if (ret == GST_FLOW_OK)
+    gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
+
+  return ret;
 }
 
 /* EOS: the partial block goes too, then every transfer must finish.
@@ -839,12 +891,11 @@ gst_iio_dmabuf_output_set_flushing (GstIioQueue * queue, gboolean flushing)
    * may be dropping the pool. */
   g_mutex_lock (&self->lock);
   self->flushing = flushing;
-  if (flushing) {
-    self->discard_pending = TRUE;
+  if (flushing)
     eventfd_write (self->cancel_fd, 1);
-  } else {
+  else
     eventfd_read (self->cancel_fd, &value);     /* non-blocking: resets */
-  }
+  g_cond_broadcast (&self->cond);
   pool = self->pool ? gst_object_ref (self->pool) : NULL;
   g_mutex_unlock (&self->lock);
 
@@ -852,6 +903,20 @@ gst_iio_dmabuf_output_set_flushing (GstIioQueue * queue, gboolean flushing)
     gst_iio_dmabuf_pool_set_owner_flushing (pool, flushing);
     gst_object_unref (pool);
   }
+}
+
+/* A flush or stop, not a pause: the streaming thread drops its partial
+ * block at the next render; an upstream waiting for a block gives up. */
+static void
+gst_iio_dmabuf_output_discard (GstIioQueue * queue)
+{
+  GstIioDmabufOutput *self = GST_IIO_DMABUF_OUTPUT (queue);
+
+  g_mutex_lock (&self->lock);
+  self->discard_pending = TRUE;
+  self->discards++;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
 }
 
 static GstAllocator *
@@ -900,11 +965,17 @@ log_dropped (GstIioDmabufOutput * self, GQueue * entries)
 static void
 release_entries (GstIioDmabufOutput * self, GQueue * entries)
 {
+  gint64 deadline = g_get_monotonic_time () +
+      STOP_FENCE_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  gint left_ms;
   Entry *entry;
 
+  /* One bound for all of them: stop never takes longer than that. */
   while ((entry = g_queue_pop_head (entries))) {
+    left_ms = (gint) MAX ((deadline - g_get_monotonic_time ()) /
+        G_TIME_SPAN_MILLISECOND, 0);
     if (entry->fence_fd >= 0 && gst_dmabuf_fence_wait (entry->fence_fd, -1,
-            STOP_FENCE_WAIT_MS, NULL) != GST_DMABUF_FENCE_SIGNALED)
+            left_ms, NULL) != GST_DMABUF_FENCE_SIGNALED)
       GST_WARNING_OBJECT (self, "a transfer of %s is still not over %d ms "
           "after disable; releasing it anyway", device_name (self),
           STOP_FENCE_WAIT_MS);
@@ -924,6 +995,8 @@ gst_iio_dmabuf_output_stop (GstIioQueue * queue)
   g_mutex_lock (&self->lock);
   entries = self->inflight;
   g_queue_init (&self->inflight);
+  self->stopped = TRUE;         /* upstream's waits give up */
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
   log_dropped (self, &entries);
@@ -1024,7 +1097,11 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
   self->n_enqueued = 0;
   self->cyclic_queued = self->cyclic_drop_logged = FALSE;
   gst_iio_dmabuf_output_set_flushing (queue, FALSE);
+  g_mutex_lock (&self->lock);
+  self->stopped = FALSE;
+  g_mutex_unlock (&self->lock);
   self->discard_pending = FALSE;
+  self->resume = 0;
 
   self->exporter = open_exporter (self, error);
   if (self->exporter == NULL)
@@ -1061,6 +1138,7 @@ gst_iio_dmabuf_output_finalize (GObject * object)
   if (self->cancel_fd >= 0)
     close (self->cancel_fd);
   g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
 
   G_OBJECT_CLASS (gst_iio_dmabuf_output_parent_class)->finalize (object);
 }
@@ -1075,6 +1153,7 @@ gst_iio_dmabuf_output_class_init (GstIioDmabufOutputClass * klass)
   queue_class->render = gst_iio_dmabuf_output_render;
   queue_class->drain = gst_iio_dmabuf_output_drain;
   queue_class->set_flushing = gst_iio_dmabuf_output_set_flushing;
+  queue_class->discard = gst_iio_dmabuf_output_discard;
   queue_class->stop = gst_iio_dmabuf_output_stop;
   queue_class->get_allocator = gst_iio_dmabuf_output_get_allocator;
 }
@@ -1083,6 +1162,7 @@ static void
 gst_iio_dmabuf_output_init (GstIioDmabufOutput * self)
 {
   g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
   g_queue_init (&self->inflight);
   self->imports = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
       g_free);

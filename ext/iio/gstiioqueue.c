@@ -217,6 +217,15 @@ gst_iio_queue_set_flushing (GstIioQueue * self, gboolean flushing)
 }
 
 void
+gst_iio_queue_discard (GstIioQueue * self)
+{
+  GstIioQueueClass *klass = GST_IIO_QUEUE_GET_CLASS (self);
+
+  if (klass->discard)
+    klass->discard (self);
+}
+
+void
 gst_iio_queue_stop (GstIioQueue * self)
 {
   GST_IIO_QUEUE_GET_CLASS (self)->stop (self);

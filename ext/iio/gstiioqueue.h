@@ -55,8 +55,17 @@ struct _GstIioQueueClass
    * with @error set on a failure, FALSE without @error when a flush cut
    * it short. */
   gboolean (*drain) (GstIioQueue * self, GError ** error);
-  /* Interrupts every wait (unlock) or ends that state (unlock_stop). */
+  /* Interrupts every wait (unlock) or ends that state (unlock_stop).
+   * An interrupted render or drain returns GST_FLOW_FLUSHING (drain:
+   * FALSE without @error) and keeps its place: called again with the same
+   * buffer after set_flushing (FALSE), it resumes where it stopped, so a
+   * pause loses and doubles nothing. Never blocks for longer than the
+   * bound the subclass documents. */
   void (*set_flushing) (GstIioQueue * self, gboolean flushing);
+  /* Output, while flushing, the streaming thread out of render: a flush
+   * or stop, not a pause. Forgets the place an interrupted render kept
+   * and drops data accepted but not handed to the device yet. */
+  void (*discard) (GstIioQueue * self);
   void (*stop) (GstIioQueue * self);
   /* Output: an allocator whose memories (of up to a block) the device
    * takes without a copy, or NULL. */
@@ -104,6 +113,7 @@ GstFlowReturn gst_iio_queue_render (GstIioQueue * self, GstBuffer * buffer,
     GError ** error);
 gboolean gst_iio_queue_drain (GstIioQueue * self, GError ** error);
 void gst_iio_queue_set_flushing (GstIioQueue * self, gboolean flushing);
+void gst_iio_queue_discard (GstIioQueue * self);
 void gst_iio_queue_stop (GstIioQueue * self);
 GstAllocator *gst_iio_queue_get_allocator (GstIioQueue * self,
     GstCaps * caps);

@@ -15,7 +15,10 @@
  * memory is copied once. The copy path (io-mode=copy, remote
  * contexts, other buffers) goes through libiio. EOS waits until the
  * device has played every sample; stopping without EOS drops what is
- * queued (and logs how much).
+ * queued (and logs how much). PAUSED and NULL return within 5 s whatever
+ * the device does (stalled, or an iiod that stopped answering), and a
+ * pause keeps the stream's place: PLAYING again loses and repeats
+ * nothing (docs/iiosink.md, "Pause and stop bounds").
  *
  * With cyclic=true the first buffer repeats seamlessly until the element
  * stops; later buffers are dropped.
@@ -170,6 +173,34 @@ post_flow_error (GstIioSink * self, GError * error, const gchar * step)
   return GST_FLOW_ERROR;
 }
 
+/* Render, drain and every wait in them return FLUSHING once unlock()
+ * interrupted them: a flush, a stop, or a pause (PLAYING to PAUSED, which
+ * a bin going to NULL passes through as well, so unlock cannot tell them
+ * apart). Called with the preroll lock held, as render and wait_event
+ * are: like GstAudioBaseSink, wait in preroll; GST_FLOW_OK means PLAYING
+ * again, and the interrupted call resumes where it stopped (the queue
+ * kept its place); anything else (a flush, READY, NULL) ends render. */
+static GstFlowReturn
+wait_after_interrupt (GstIioSink * self)
+{
+  GstBaseSink *sink = GST_BASE_SINK (self);
+  gboolean unlocked;
+
+  if (sink->flushing)
+    return GST_FLOW_FLUSHING;
+  GST_OBJECT_LOCK (self);
+  unlocked = self->unlocked;
+  GST_OBJECT_UNLOCK (self);
+  /* Only unlock() makes the queue return FLUSHING, and unlock_stop(),
+   * which needs the preroll lock we hold, has not run yet: were it not
+   * so, nothing would wake the preroll wait. */
+  if (!unlocked)
+    return GST_FLOW_FLUSHING;
+
+  GST_DEBUG_OBJECT (self, "interrupted: waiting in preroll (a pause?)");
+  return gst_base_sink_wait_preroll (sink);
+}
+
 static GstFlowReturn
 gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
@@ -177,16 +208,22 @@ gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   GError *error = NULL;
   GstFlowReturn ret;
 
-  ret = gst_iio_queue_render (self->common.queue, buffer, &error);
-  if (ret == GST_FLOW_ERROR)
-    return post_flow_error (self, error, "render");
-  g_clear_error (&error);
+  do {
+    ret = gst_iio_queue_render (self->common.queue, buffer, &error);
+    if (ret == GST_FLOW_ERROR)
+      return post_flow_error (self, error, "render");
+    g_clear_error (&error);
+    if (ret != GST_FLOW_FLUSHING)
+      return ret;
+    ret = wait_after_interrupt (self);
+  } while (ret == GST_FLOW_OK);
 
   return ret;
 }
 
 /* EOS: once prerolled and PLAYING (the parent's wait), play everything
- * out; EOS is posted only after the device played the last sample. */
+ * out; EOS is posted only after the device played the last sample. A
+ * pause during the drain resumes it when PLAYING again. */
 static GstFlowReturn
 gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
 {
@@ -199,51 +236,39 @@ gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
       || self->common.queue == NULL)
     return ret;
 
-  if (gst_iio_queue_drain (self->common.queue, &error)) {
-    /* A flush may have cut the drain short: no EOS then. The preroll
-     * lock, held here, guards the flushing field. */
-    if (sink->flushing)
-      return GST_FLOW_FLUSHING;
-    GST_DEBUG_OBJECT (self, "drained: the device played everything");
-    return GST_FLOW_OK;
+  while (!gst_iio_queue_drain (self->common.queue, &error)) {
+    if (error)
+      return post_flow_error (self, error, "draining at EOS");
+    /* Cut short by unlock(). The preroll lock, held here, guards the
+     * flushing field. */
+    ret = wait_after_interrupt (self);
+    if (ret != GST_FLOW_OK)
+      return ret;
   }
+  GST_DEBUG_OBJECT (self, "drained: the device played everything");
 
-  return post_flow_error (self, error, "draining at EOS");
+  return GST_FLOW_OK;
 }
 
-/* A pause (PLAYING to PAUSED, staying there) does not interrupt render:
- * the device keeps playing what is queued, so a wait ends within a block
- * (or the timeout), and an interrupted render could not resume a buffer
- * it had half copied. Flushes and stops (READY, NULL) interrupt. */
-static gboolean
-is_pausing (GstIioSink * self)
-{
-  gboolean pausing;
-
-  GST_OBJECT_LOCK (self);
-  pausing = GST_STATE (self) == GST_STATE_PLAYING
-      && GST_STATE_NEXT (self) == GST_STATE_PAUSED
-      && GST_STATE_TARGET (self) == GST_STATE_PAUSED;
-  GST_OBJECT_UNLOCK (self);
-
-  return pausing;
-}
-
+/* Interrupts every wait of the queue, whatever the state change: render
+ * then waits in preroll (see wait_after_interrupt), so PLAYING to PAUSED
+ * never waits for the device, stalled or not. */
 static gboolean
 gst_iio_sink_unlock (GstBaseSink * sink)
 {
   GstIioSink *self = GST_IIO_SINK (sink);
 
-  if (is_pausing (self))
-    return TRUE;
-  gst_iio_common_set_flushing (&self->common, TRUE);
   GST_OBJECT_LOCK (self);
   self->unlocked = TRUE;
   GST_OBJECT_UNLOCK (self);
+  gst_iio_common_set_flushing (&self->common, TRUE);
 
   return TRUE;
 }
 
+/* With the preroll lock held: after a flush or on the way to READY the
+ * parent set flushing first, and what an interrupted render kept is
+ * dropped; after a pause it is kept for the resume. */
 static gboolean
 gst_iio_sink_unlock_stop (GstBaseSink * sink)
 {
@@ -257,6 +282,8 @@ gst_iio_sink_unlock_stop (GstBaseSink * sink)
   if (!unlocked)
     return TRUE;
 
+  if (sink->flushing)
+    gst_iio_common_discard (&self->common);
   gst_iio_common_set_flushing (&self->common, FALSE);
 
   return TRUE;
