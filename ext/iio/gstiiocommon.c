@@ -410,6 +410,11 @@ open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
   device = gst_iio_device_open (uri, device_id, self->direction, &error);
   if (device == NULL)
     goto failed;
+  /* Before anything is written: a device another program streams from is
+   * refused untouched (its sampling_frequency is not ours to change). */
+  step = "gst_iio_device_claim";
+  if (!gst_iio_device_claim (device, &error))
+    goto failed;
   step = "gst_iio_device_select_channels";
   if (!gst_iio_device_select_channels (device, channels, &error))
     goto failed;
@@ -482,6 +487,10 @@ gst_iio_common_close (GstIioCommon * self)
   self->rate = 0;
   GST_OBJECT_UNLOCK (self->element);
 
+  /* Buffers downstream may keep a queue, and with it the device, alive
+   * past NULL: the device is free for others from now on all the same. */
+  if (device)
+    gst_iio_device_release (device);
   gst_clear_object (&device);
   gst_clear_caps (&caps);
 }

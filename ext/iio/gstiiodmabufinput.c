@@ -303,8 +303,9 @@ open_kernel_buffer (GstIioDmabufInput * self, GError ** error)
 {
   GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
 
-  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path
-      (device), gst_iio_device_get_sysfs_path (device), 0, error);
+  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_claim_fd
+      (device), gst_iio_device_get_dev_path (device),
+      gst_iio_device_get_sysfs_path (device), 0, error);
   if (self->kbuf == NULL)
     return FALSE;
   if (gst_iio_kernel_buffer_is_enabled (self->kbuf)) {

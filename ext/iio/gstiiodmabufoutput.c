@@ -1024,8 +1024,9 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
   self->exporter = open_exporter (self, error);
   if (self->exporter == NULL)
     goto failed;
-  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path
-      (device), gst_iio_device_get_sysfs_path (device), 0, error);
+  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_claim_fd
+      (device), gst_iio_device_get_dev_path (device),
+      gst_iio_device_get_sysfs_path (device), 0, error);
   if (self->kbuf == NULL || !disable_leftover (self, error)
       || !gst_iio_device_write_scan_elements (device, error)
       || !make_blocks (self, error)
