@@ -165,6 +165,9 @@ io_failed (GstIioCopyQueue * self, const gchar * call, gssize ret,
     return GST_FLOW_FLUSHING;
   }
   set_io_error (self, call, (gint) - ret, error);
+  /* A libiio client started beside us (iio_readdev) disabled our buffer:
+   * refill then times out, push finds no room. Say so. */
+  gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
   GST_WARNING_OBJECT (self, "%s", (*error)->message);
 
   return GST_FLOW_ERROR;
