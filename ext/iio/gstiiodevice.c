@@ -1037,7 +1037,10 @@ gst_iio_device_claim (GstIioDevice * self, GError ** error)
     return TRUE;
   }
   if (err == EBUSY)
-    gst_iio_device_set_busy_error (self, error);
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+        "%s is busy: another program or pipeline is using it (%s: %s); "
+        "nothing was changed on the device", self->display_name,
+        self->dev_path, g_strerror (err));
   else
     g_set_error (error, GST_RESOURCE_ERROR,
         GST_RESOURCE_ERROR_OPEN_READ_WRITE, "Cannot open %s of %s: %s",
@@ -1051,10 +1054,12 @@ gst_iio_device_set_busy_error (GstIioDevice * self, GError ** error)
 {
   g_return_if_fail (GST_IS_IIO_DEVICE (self));
 
+  /* Remote: iiod's open found it busy (and our attributes did reach the
+   * device: nothing can claim it from here). */
   g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
-      "%s is busy: another program or pipeline is using it (%s: %s); "
-      "nothing was changed on the device", self->display_name,
-      GST_STR_NULL (self->dev_path), g_strerror (EBUSY));
+      "%s is busy: another program or pipeline is using it (%s: %s)",
+      self->display_name, self->dev_path ? self->dev_path : self->uri,
+      g_strerror (EBUSY));
 }
 
 void

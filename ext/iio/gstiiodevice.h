@@ -100,8 +100,8 @@ gboolean gst_iio_device_write_scan_elements (GstIioDevice * self,
  * using it (...)". A device without a chardev (no buffer) is not
  * claimed. */
 gboolean gst_iio_device_claim (GstIioDevice * self, GError ** error);
-/* That busy error, for a device found busy some other way (libiio's
- * EBUSY). */
+/* The busy error without "nothing was changed", for a device found busy
+ * some other way (libiio's or iiod's EBUSY when the buffer is created). */
 void gst_iio_device_set_busy_error (GstIioDevice * self, GError ** error);
 /* Closes the claim's fd (libiio's copy path must open the chardev
  * itself). Buffer fds taken from it (GET_FD) stay valid. */
