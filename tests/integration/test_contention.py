@@ -124,21 +124,28 @@ class SinkHolder:
 
 # ---- contenders ----
 
-def element_contender(launch, what):
-    """Starts @launch, which must fail at once (NULL->READY) with the busy
-    error of its iio element; returns its message."""
+def element_contender(launch):
+    """Starts @launch and stops it again; returns (state change result,
+    its error message or None)."""
     p = Gst.parse_launch(launch)
     ret = set_state_bounded(p, Gst.State.PLAYING, bound_s=BOUND_S)
     msg = pop_error(p, 10)
     stop(p)
+    return ret, msg
+
+
+def check_refused(ret, msg, device, what):
+    """The contender failed at once (NULL->READY) with the busy error of
+    its iio element."""
     check(ret == Gst.StateChangeReturn.FAILURE,
           f'{what}: the second element started ({ret.value_nick})')
     src, err, debug = error_message(msg)
     log(f'{what}: {src}: {err.message}')
     check(src == 'contender', f'{what}: the error came from {src}')
+    want = f'{device} {BUSY}'
+    check(want in err.message, f'{what}: "{want}" not in "{err.message}"')
     check(err.matches(Gst.ResourceError.quark(), Gst.ResourceError.BUSY),
           f'{what}: not a RESOURCE_ERROR_BUSY: {err.message}')
-    return err.message
 
 
 def libiio_tool(args, what):
@@ -158,46 +165,48 @@ def libiio_tool(args, what):
 def src_case(holder_mode, contender_mode):
     what = f'iiosrc {holder_mode} holder, {contender_mode} contender'
     h = SrcHolder(holder_mode)
-    h.pull(10)
-    before = attrs('sim-adc', ADC_ATTRS)
-    message = element_contender(
-        f'iiosrc name=contender device=sim-adc io-mode={contender_mode} '
-        f'attributes={CONTENDER_ADC} ! fakesink', what)
-    after = attrs('sim-adc', ADC_ATTRS)
-    h.pull(30)
-    stop(h.p)
+    try:
+        h.pull(10)
+        before = attrs('sim-adc', ADC_ATTRS)
+        ret, msg = element_contender(
+            f'iiosrc name=contender device=sim-adc io-mode={contender_mode} '
+            f'attributes={CONTENDER_ADC} ! fakesink')
+        after = attrs('sim-adc', ADC_ATTRS)
+        h.pull(30)
+    finally:
+        stop(h.p)
 
-    want = f'sim-adc (iio:device0) {BUSY}'
-    check(want in message, f'{what}: "{want}" not in "{message}"')
     check(after == before == {'sampling_frequency': str(RATE),
                               'waveform': 'ramp'},
           f'{what}: the contender changed the device: {before} -> {after}')
     h.check_exact(what)
+    check_refused(ret, msg, 'sim-adc (iio:device0)', what)
 
 
 def sink_case(holder_mode, contender_mode):
     what = f'iiosink {holder_mode} holder, {contender_mode} contender'
     h = SinkHolder(holder_mode, n_blocks=24)
-    h.wait_playing(len(h.data) // SAMPLE // 4)
-    before = read_attr('sim-dac', 'sampling_frequency')
-    message = element_contender(
-        f'audiotestsrc num-buffers=4 ! {DAC_CAPS.format(rate=48000)} ! '
-        f'iiosink name=contender device=sim-dac io-mode={contender_mode} '
-        f'attributes={CONTENDER_DAC}', what)
-    after = read_attr('sim-dac', 'sampling_frequency')
-    msg = h.wait_end()
-    stop(h.p)
+    try:
+        h.wait_playing(len(h.data) // SAMPLE // 4)
+        before = read_attr('sim-dac', 'sampling_frequency')
+        ret, cmsg = element_contender(
+            f'audiotestsrc num-buffers=4 ! {DAC_CAPS.format(rate=48000)} ! '
+            f'iiosink name=contender device=sim-dac io-mode={contender_mode} '
+            f'attributes={CONTENDER_DAC}')
+        after = read_attr('sim-dac', 'sampling_frequency')
+        msg = h.wait_end()
+    finally:
+        stop(h.p)
 
-    check(msg.type == Gst.MessageType.EOS, f'{what}: the holder failed: '
-          f'{msg.type == Gst.MessageType.ERROR and msg.parse_error()[0].message}')
-    want = f'sim-dac (iio:device1) {BUSY}'
-    check(want in message, f'{what}: "{want}" not in "{message}"')
     check(after == before == str(RATE), f'{what}: the contender changed '
           f'sampling_frequency: {before} -> {after}')
+    check(msg.type == Gst.MessageType.EOS, f'{what}: the holder failed: '
+          f'{msg.type == Gst.MessageType.ERROR and msg.parse_error()[0].message}')
     if holder_mode == 'copy':
         check_played_padded(h.data, what)
     else:
         check_played(h.data, what)
+    check_refused(ret, cmsg, 'sim-dac (iio:device1)', what)
 
 
 def test_src_dmabuf_vs_dmabuf():
@@ -237,11 +246,13 @@ def test_sink_copy_vs_copy():
 def readdev_case(mode, uri):
     what = f'iiosrc {mode} holder, iio_readdev -u {uri}'
     h = SrcHolder(mode)
-    h.pull(5)
-    libiio_tool(['iio_readdev', '-u', uri, '-b', str(BLOCK), '-s',
-                 str(BLOCK), 'sim-adc', 'voltage0'], what)
-    src, err, debug = h.wait_error()
-    stop(h.p)
+    try:
+        h.pull(5)
+        libiio_tool(['iio_readdev', '-u', uri, '-b', str(BLOCK), '-s',
+                     str(BLOCK), 'sim-adc', 'voltage0'], what)
+        src, err, debug = h.wait_error()
+    finally:
+        stop(h.p)
     log(f'{what}: holder error from {src}: {err.message}')
     want = f'The buffer of sim-adc (iio:device0) {DISABLED}'
     check(src == 'src' and want in err.message,
@@ -252,11 +263,13 @@ def readdev_case(mode, uri):
 def writedev_case(mode):
     what = f'iiosink {mode} holder, iio_writedev'
     h = SinkHolder(mode, n_blocks=100)
-    h.wait_playing(2 * BLOCK)
-    libiio_tool(['iio_writedev', '-u', 'local:', '-b', str(BLOCK), '-s',
-                 str(BLOCK), 'sim-dac'], what)
-    msg = h.wait_end()
-    stop(h.p)
+    try:
+        h.wait_playing(2 * BLOCK)
+        libiio_tool(['iio_writedev', '-u', 'local:', '-b', str(BLOCK), '-s',
+                     str(BLOCK), 'sim-dac'], what)
+        msg = h.wait_end()
+    finally:
+        stop(h.p)
     check(msg.type == Gst.MessageType.ERROR, f'{what}: the holder reached '
           f'EOS after the DAC was disabled ({dac_played()[0]} samples)')
     src, err, debug = error_message(msg)
@@ -288,20 +301,21 @@ def iiod_holder_case():
     local element is refused as busy and changes nothing."""
     what = 'iiosrc uri=ip: holder, local contenders'
     h = SrcHolder('copy', 'uri=ip:127.0.0.1 timeout=10000')
-    h.pull(5)
-    before = attrs('sim-adc', ADC_ATTRS)
-    for mode in MODES:
-        message = element_contender(
+    try:
+        h.pull(5)
+        before = attrs('sim-adc', ADC_ATTRS)
+        refusals = [element_contender(
             f'iiosrc name=contender device=sim-adc io-mode={mode} '
-            f'attributes={CONTENDER_ADC} ! fakesink', what)
-        want = f'sim-adc (iio:device0) {BUSY}'
-        check(want in message, f'{what}: "{want}" not in "{message}"')
-    after = attrs('sim-adc', ADC_ATTRS)
-    h.pull(20)
-    stop(h.p)
+            f'attributes={CONTENDER_ADC} ! fakesink') for mode in MODES]
+        after = attrs('sim-adc', ADC_ATTRS)
+        h.pull(20)
+    finally:
+        stop(h.p)
     check(after == before, f'{what}: a contender changed the device: '
           f'{before} -> {after}')
     h.check_exact(what)
+    for ret, msg in refusals:
+        check_refused(ret, msg, 'sim-adc (iio:device0)', what)
 
 
 def iiod_contender_case():
@@ -310,15 +324,17 @@ def iiod_contender_case():
     cannot claim anything and says busy when its buffer is created."""
     what = 'iiosrc dmabuf holder, iiosrc uri=ip: contender'
     h = SrcHolder('dmabuf')
-    h.pull(5)
     c = Gst.parse_launch(
         'iiosrc name=contender uri=ip:127.0.0.1 device=sim-adc timeout=10000 '
         '! fakesink')
-    set_state_bounded(c, Gst.State.PLAYING, bound_s=BOUND_S)
-    csrc, cerr, cdebug = error_message(pop_error(c, BOUND_S))
-    stop(c)
-    src, err, debug = h.wait_error()
-    stop(h.p)
+    try:
+        h.pull(5)
+        set_state_bounded(c, Gst.State.PLAYING, bound_s=BOUND_S)
+        csrc, cerr, cdebug = error_message(pop_error(c, BOUND_S))
+        src, err, debug = h.wait_error()
+    finally:
+        stop(c)
+        stop(h.p)
     log(f'{what}: contender: {cerr.message}; holder: {err.message}')
     want = 'sim-adc (iio:device0) is busy: another program or pipeline is ' \
         'using it (ip:127.0.0.1: Device or resource busy)'
