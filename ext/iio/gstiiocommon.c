@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiocommon.h"
 #include "gstiiocopyqueue.h"
+#include "gstdmabufexporter.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -411,6 +412,11 @@ open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
   device = gst_iio_device_open (uri, device_id, self->direction, &error);
   if (device == NULL)
     goto failed;
+  /* Before anything is written: a device another program streams from is
+   * refused untouched (its sampling_frequency is not ours to change). */
+  step = "gst_iio_device_claim";
+  if (!gst_iio_device_claim (device, &error))
+    goto failed;
   step = "gst_iio_device_select_channels";
   if (!gst_iio_device_select_channels (device, channels, &error))
     goto failed;
@@ -483,6 +489,10 @@ gst_iio_common_close (GstIioCommon * self)
   self->rate = 0;
   GST_OBJECT_UNLOCK (self->element);
 
+  /* Buffers downstream may keep a queue, and with it the device, alive
+   * past NULL: the device is free for others from now on all the same. */
+  if (device)
+    gst_iio_device_release (device);
   gst_clear_object (&device);
   gst_clear_caps (&caps);
 }
@@ -690,6 +700,39 @@ choose_and_start_queue (GstIioCommon * self, GstIioIoMode io_mode,
   return queue;
 }
 
+/* A heap the user named must exist in every io-mode (docs/iiosrc.md):
+ * otherwise a typo passes unnoticed with io-mode=copy, or with auto on a
+ * device that falls back to copy, and only fails on the next board. Only
+ * a missing heap is refused here; one that cannot be opened is the
+ * DMABUF path's to report, and of no concern to the copy path. */
+static gboolean
+check_dma_heap (GstIioCommon * self, const gchar * heap)
+{
+  GstDmabufExporter *exporter;
+  GError *error = NULL;
+
+  if (heap == NULL || heap[0] == '\0' ||
+      g_str_equal (heap, GST_DMABUF_EXPORTER_DEFAULT_HEAP))
+    return TRUE;
+
+  exporter = gst_dmabuf_exporter_new (heap, &error);
+  if (exporter) {
+    gst_object_unref (exporter);
+    return TRUE;
+  }
+  if (!g_error_matches (error, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_FOUND)) {
+    GST_INFO_OBJECT (self->element, "dma-heap=%s: %s", heap, error->message);
+    g_error_free (error);
+    return TRUE;
+  }
+  gst_iio_common_post_error (self, error, "dma-heap=%s (checked in every "
+      "io-mode)", heap);
+  g_error_free (error);
+
+  return FALSE;
+}
+
 gboolean
 gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
     gboolean cyclic)
@@ -709,7 +752,8 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
   g_clear_pointer (&self->fallback_reason, g_free);
   GST_OBJECT_UNLOCK (self->element);
 
-  if (build_config (self, cyclic, &config, &dma_heap, &io_mode))
+  if (build_config (self, cyclic, &config, &dma_heap, &io_mode) &&
+      check_dma_heap (self, dma_heap))
     queue = choose_and_start_queue (self, io_mode, &config, dmabuf_new);
   g_free (dma_heap);
   if (queue == NULL)

@@ -179,7 +179,9 @@ set_io_error (GstIioCopyQueue * self, const gchar * call, gint err,
 
   if (err == ETIMEDOUT && set_gone_error (self, call, error))
     return;
-  if (err == ETIMEDOUT && self->input)
+  if (err == EBUSY && !g_strcmp0 (call, "iio_device_create_buffer"))
+    gst_iio_device_set_busy_error (device, error);
+  else if (err == ETIMEDOUT && self->input)
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
         "Timed out after %d ms waiting for a block from %s", timeout_ms,
         dev_name (self));
@@ -216,6 +218,9 @@ io_failed (GstIioCopyQueue * self, const gchar * call, gssize ret,
     return GST_FLOW_FLUSHING;
   }
   set_io_error (self, call, (gint) - ret, error);
+  /* A libiio client started beside us (iio_readdev) disabled our buffer:
+   * refill then times out, push finds no room. Say so. */
+  gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
   GST_WARNING_OBJECT (self, "%s", (*error)->message);
 
   return GST_FLOW_ERROR;
@@ -245,16 +250,51 @@ set_kernel_blocks (GstIioCopyQueue * self, guint n)
         g_strerror (-ret));
 }
 
+/* libiio 0.24's local open writes buffer/enable=0 before it opens the
+ * chardev, so handing it a device another program streams from stops
+ * that stream. The element holds the claim (gst_iio_device_claim) until
+ * right before iio_device_create_buffer, where it must let go for libiio
+ * to open the chardev. Remaining race: a program that opens the device
+ * in the few syscalls between our close() and libiio's enable=0 write
+ * may have its stream disabled (then libiio's open fails with EBUSY
+ * here); likewise libiio's iio_buffer_destroy closes the chardev before
+ * it writes enable=0 and disables the channels, until destroy_buffer()
+ * claims the device back. Remote contexts: iiod does the same on its
+ * side, which nothing here can guard. */
+static gboolean
+hand_to_libiio (GstIioCopyQueue * self)
+{
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
+
+  if (!gst_iio_device_claim (device, NULL))
+    return FALSE;
+  /* Held by us, so no program streams: an enabled buffer was left so by
+   * one that exited (libiio disables it). */
+  if (gst_iio_device_buffer_is_enabled (device))
+    GST_WARNING_OBJECT (self, "the buffer of %s was left enabled by a "
+        "program that exited: libiio disables it", dev_name (self));
+  gst_iio_device_release (device);
+
+  return TRUE;
+}
+
 static struct iio_buffer *
 try_create (GstIioCopyQueue * self, guint samples, gboolean cyclic,
     guint kernel_blocks, gint * err)
 {
+  GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
   struct iio_buffer *buf;
 
+  if (!hand_to_libiio (self)) {
+    *err = EBUSY;
+    return NULL;
+  }
   set_kernel_blocks (self, kernel_blocks);
   errno = 0;
   buf = iio_device_create_buffer (self->dev, samples, cyclic);
   *err = buf ? 0 : (errno ? errno : EIO);
+  if (!buf)
+    gst_iio_device_claim (device, NULL);
 
   return buf;
 }
@@ -321,8 +361,13 @@ destroy_buffer (GstIioCopyQueue * self)
   buf = self->buf;
   self->buf = NULL;
   g_mutex_unlock (&self->lock);
-  if (buf)
-    iio_buffer_destroy (buf);
+  if (!buf)
+    return;
+  iio_buffer_destroy (buf);
+  /* Ours again until the next create (see hand_to_libiio); if another
+   * program took it meanwhile, that create says the device is busy. */
+  gst_iio_device_claim (gst_iio_queue_get_device (GST_IIO_QUEUE (self)),
+      NULL);
 }
 
 static void start_timeline (GstIioCopyQueue * self, gint64 created_ns);

@@ -3,9 +3,11 @@
 #include "gstiiocaps.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_iio_device_debug);
 #define GST_CAT_DEFAULT gst_iio_device_debug
@@ -21,6 +23,7 @@ struct _GstIioDevice
   gchar *display_name;
   gchar *sysfs_path;            /* local contexts only */
   gchar *dev_path;              /* local contexts only */
+  gint claim_fd;                /* dev_path held open: see claim() */
   /* The enabled channels (struct iio_channel *, owned by ctx) in scan
    * index order, which is their order in a sample. */
   GPtrArray *channels;
@@ -49,6 +52,7 @@ gst_iio_device_finalize (GObject * object)
 {
   GstIioDevice *self = GST_IIO_DEVICE (object);
 
+  gst_iio_device_release (self);
   g_ptr_array_unref (self->channels);
   if (self->ctx)
     iio_context_destroy (self->ctx);
@@ -70,6 +74,7 @@ static void
 gst_iio_device_init (GstIioDevice * self)
 {
   self->channels = g_ptr_array_new ();
+  self->claim_fd = -1;
 }
 
 static const gchar *
@@ -1001,4 +1006,103 @@ gst_iio_device_write_scan_elements (GstIioDevice * self, GError ** error)
   }
 
   return TRUE;
+}
+
+/* ---- exclusive use ---- */
+
+gboolean
+gst_iio_device_claim (GstIioDevice * self, GError ** error)
+{
+  gint err;
+
+  g_return_val_if_fail (GST_IS_IIO_DEVICE (self), FALSE);
+
+  if (self->claim_fd >= 0 || self->dev_path == NULL)
+    return TRUE;
+
+  /* The kernel's busy bit (iio_chrdev_open) makes a second open() fail
+   * with EBUSY: nobody else streams while we hold it. */
+  self->claim_fd = open (self->dev_path, O_RDWR | O_CLOEXEC);
+  if (self->claim_fd >= 0) {
+    GST_DEBUG_OBJECT (self, "claimed %s (fd %d)", self->dev_path,
+        self->claim_fd);
+    return TRUE;
+  }
+
+  err = errno;
+  if (err == ENOENT || err == ENXIO || err == ENODEV) {
+    /* No chardev: a device without buffers, nothing to stream or guard. */
+    GST_INFO_OBJECT (self, "%s: %s; not claimed", self->dev_path,
+        g_strerror (err));
+    return TRUE;
+  }
+  if (err == EBUSY)
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+        "%s is busy: another program or pipeline is using it (%s: %s); "
+        "nothing was changed on the device", self->display_name,
+        self->dev_path, g_strerror (err));
+  else
+    g_set_error (error, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_READ_WRITE, "Cannot open %s of %s: %s",
+        self->dev_path, self->display_name, g_strerror (err));
+
+  return FALSE;
+}
+
+void
+gst_iio_device_set_busy_error (GstIioDevice * self, GError ** error)
+{
+  g_return_if_fail (GST_IS_IIO_DEVICE (self));
+
+  /* Remote: iiod's open found it busy (and our attributes did reach the
+   * device: nothing can claim it from here). */
+  g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+      "%s is busy: another program or pipeline is using it (%s: %s)",
+      self->display_name, self->dev_path ? self->dev_path : self->uri,
+      g_strerror (EBUSY));
+}
+
+void
+gst_iio_device_release (GstIioDevice * self)
+{
+  g_return_if_fail (GST_IS_IIO_DEVICE (self));
+
+  if (self->claim_fd < 0)
+    return;
+  close (self->claim_fd);
+  self->claim_fd = -1;
+  GST_DEBUG_OBJECT (self, "released %s", self->dev_path);
+}
+
+gint
+gst_iio_device_get_claim_fd (GstIioDevice * self)
+{
+  g_return_val_if_fail (GST_IS_IIO_DEVICE (self), -1);
+
+  return self->claim_fd;
+}
+
+gboolean
+gst_iio_device_buffer_is_enabled (GstIioDevice * self)
+{
+  gchar *path, *contents = NULL;
+  gboolean enabled = FALSE;
+
+  g_return_val_if_fail (GST_IS_IIO_DEVICE (self), FALSE);
+
+  if (self->sysfs_path == NULL)
+    return FALSE;
+  /* bufferN/ since Linux 5.11; buffer/ is buffer 0 on every kernel. */
+  path = g_build_filename (self->sysfs_path, "buffer0", "enable", NULL);
+  if (!g_file_get_contents (path, &contents, NULL, NULL)) {
+    g_free (path);
+    path = g_build_filename (self->sysfs_path, "buffer", "enable", NULL);
+    g_file_get_contents (path, &contents, NULL, NULL);
+  }
+  if (contents)
+    enabled = g_ascii_strtoll (contents, NULL, 10) != 0;
+  g_free (contents);
+  g_free (path);
+
+  return enabled;
 }

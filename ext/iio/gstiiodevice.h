@@ -90,4 +90,27 @@ const gchar *gst_iio_device_get_dev_path (GstIioDevice * self);
 gboolean gst_iio_device_write_scan_elements (GstIioDevice * self,
     GError ** error);
 
+/* Exclusive use of a local device. The kernel lets one open() of
+ * /dev/iio:deviceN at a time (EBUSY for the next), so holding it open is
+ * the claim: the element claims before it writes any attribute, scan
+ * element or buffer setting, and keeps the claim until READY->NULL.
+ * Claiming a claimed device or a remote one (which cannot be claimed from
+ * here) does nothing. A device held elsewhere is a GST_RESOURCE_ERROR_BUSY
+ * error: "sim-adc (iio:device0) is busy: another program or pipeline is
+ * using it (...)". A device without a chardev (no buffer) is not
+ * claimed. */
+gboolean gst_iio_device_claim (GstIioDevice * self, GError ** error);
+/* The busy error without "nothing was changed", for a device found busy
+ * some other way (libiio's or iiod's EBUSY when the buffer is created). */
+void gst_iio_device_set_busy_error (GstIioDevice * self, GError ** error);
+/* Closes the claim's fd (libiio's copy path must open the chardev
+ * itself). Buffer fds taken from it (GET_FD) stay valid. */
+void gst_iio_device_release (GstIioDevice * self);
+/* The claimed chardev fd, or -1: IIO_BUFFER_GET_FD_IOCTL is made on it. */
+gint gst_iio_device_get_claim_fd (GstIioDevice * self);
+
+/* Local contexts: buffer0/enable (buffer/enable on old kernels) reads 1.
+ * FALSE when it cannot be read (remote context, device gone). */
+gboolean gst_iio_device_buffer_is_enabled (GstIioDevice * self);
+
 G_END_DECLS

@@ -300,8 +300,9 @@ open_kernel_buffer (GstIioDmabufInput * self, GError ** error)
 {
   GstIioDevice *device = gst_iio_queue_get_device (GST_IIO_QUEUE (self));
 
-  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path
-      (device), gst_iio_device_get_sysfs_path (device), 0, error);
+  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_claim_fd
+      (device), gst_iio_device_get_dev_path (device),
+      gst_iio_device_get_sysfs_path (device), 0, error);
   if (self->kbuf == NULL)
     return FALSE;
   if (gst_iio_kernel_buffer_is_enabled (self->kbuf)) {
@@ -417,8 +418,26 @@ static void
 set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
     const gchar * format, ...) G_GNUC_PRINTF (4, 5);
 
+/* The buffer is disabled while we stream and did not stop: another
+ * program did it (libiio's open writes buffer/enable=0 before it finds the
+ * device busy). Its transfers were aborted, which reads as a failed block
+ * or, for blocks enqueued after, a timeout. */
+static gboolean
+disabled_by_other (GstIioDmabufInput * self, GError ** error)
+{
+  gboolean flushing;
+
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing;
+  g_mutex_unlock (&self->lock);
+
+  return self->enabled && !flushing &&
+      gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
+}
+
 /* Sets "device disappeared" when it did (ENODEV from the kernel, or its
- * sysfs directory is gone), else the error described. */
+ * sysfs directory is gone), "disabled by another program" when that
+ * happened, else the error described. */
 static void
 set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
     const gchar * format, ...)
@@ -435,6 +454,8 @@ set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
     g_clear_error (&err);
     g_set_error (&err, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
         "Device %s disappeared", device_name (self));
+  } else {
+    disabled_by_other (self, &err);
   }
   g_propagate_error (error, err);
 }

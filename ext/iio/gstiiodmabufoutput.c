@@ -213,6 +213,22 @@ device_is_gone (GstIioDmabufOutput * self)
   return path != NULL && !g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
+/* The buffer went disabled while we play and do not stop (stop sets
+ * flushing before it disables): another program did it, e.g. libiio's
+ * open writing buffer/enable=0 before it finds the device busy. */
+static gboolean
+disabled_by_other (GstIioDmabufOutput * self, GError ** error)
+{
+  gboolean flushing;
+
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing;
+  g_mutex_unlock (&self->lock);
+
+  return !flushing &&
+      gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
+}
+
 static void
 set_fence_error (GstIioDmabufOutput * self, gint status, GError ** error)
 {
@@ -227,6 +243,8 @@ set_fence_error (GstIioDmabufOutput * self, gint status, GError ** error)
     g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
         "Device %s failed to play a block: %s", device_name (self),
         g_strerror (-status));
+  if (status != -ENODEV)
+    disabled_by_other (self, error);
 }
 
 /* Waits for @entry's fence. *@done: the transfer is over (possibly with
@@ -254,6 +272,7 @@ wait_entry (GstIioDmabufOutput * self, Entry * entry, gboolean * done,
       g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
           "Timed out after %d ms waiting for %s to consume a block",
           timeout_ms, device_name (self));
+      disabled_by_other (self, error);
       return GST_FLOW_ERROR;
     case GST_DMABUF_FENCE_FAILED:
     default:
@@ -1106,8 +1125,9 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
   self->exporter = open_exporter (self, error);
   if (self->exporter == NULL)
     goto failed;
-  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path
-      (device), gst_iio_device_get_sysfs_path (device), 0, error);
+  self->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_claim_fd
+      (device), gst_iio_device_get_dev_path (device),
+      gst_iio_device_get_sysfs_path (device), 0, error);
   if (self->kbuf == NULL || !disable_leftover (self, error)
       || !gst_iio_device_write_scan_elements (device, error)
       || !make_blocks (self, error)

@@ -92,11 +92,14 @@ find_enable_path (const gchar * sysfs_path, guint index)
 }
 
 static gboolean
-open_chardev (GstIioKernelBuffer * self, GError ** error)
+open_chardev (GstIioKernelBuffer * self, gint claim_fd, GError ** error)
 {
   gint err;
 
-  self->dev_fd = open (self->dev_path, O_RDWR | O_CLOEXEC);
+  if (claim_fd >= 0)
+    self->dev_fd = fcntl (claim_fd, F_DUPFD_CLOEXEC, 0);
+  else
+    self->dev_fd = open (self->dev_path, O_RDWR | O_CLOEXEC);
   if (self->dev_fd >= 0)
     return TRUE;
 
@@ -139,8 +142,8 @@ get_buffer_fd (GstIioKernelBuffer * self, GError ** error)
 }
 
 GstIioKernelBuffer *
-gst_iio_kernel_buffer_open (const gchar * dev_path, const gchar * sysfs_path,
-    guint index, GError ** error)
+gst_iio_kernel_buffer_open (gint claim_fd, const gchar * dev_path,
+    const gchar * sysfs_path, guint index, GError ** error)
 {
   GstIioKernelBuffer *self;
 
@@ -152,7 +155,7 @@ gst_iio_kernel_buffer_open (const gchar * dev_path, const gchar * sysfs_path,
   self->dev_path = g_strdup (dev_path);
   self->enable_path = find_enable_path (sysfs_path, index);
 
-  if (!open_chardev (self, error) || !get_buffer_fd (self, error)) {
+  if (!open_chardev (self, claim_fd, error) || !get_buffer_fd (self, error)) {
     gst_object_unref (self);
     return NULL;
   }

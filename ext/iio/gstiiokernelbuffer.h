@@ -14,11 +14,15 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstIioKernelBuffer, gst_iio_kernel_buffer, GST,
     IIO_KERNEL_BUFFER, GstObject)
 
-/* Opens @dev_path ("/dev/iio:deviceN") and buffer @index's fd
- * (IIO_BUFFER_GET_FD_IOCTL). @sysfs_path is the device's sysfs directory.
- * A kernel without the ioctl gives GST_IIO_QUEUE_ERROR_UNSUPPORTED. */
-GstIioKernelBuffer *gst_iio_kernel_buffer_open (const gchar * dev_path,
-    const gchar * sysfs_path, guint index, GError ** error);
+/* Gets buffer @index's fd (IIO_BUFFER_GET_FD_IOCTL) from @claim_fd, the
+ * element's open /dev/iio:deviceN (gst_iio_device_claim: opening it again
+ * would fail with EBUSY), duplicated so that the chardev stays open as
+ * long as the buffer fd; with @claim_fd -1, opens @dev_path itself.
+ * @sysfs_path is the device's sysfs directory. A kernel without the
+ * ioctl gives GST_IIO_QUEUE_ERROR_UNSUPPORTED. */
+GstIioKernelBuffer *gst_iio_kernel_buffer_open (gint claim_fd,
+    const gchar * dev_path, const gchar * sysfs_path, guint index,
+    GError ** error);
 
 /* IIO_BUFFER_DMABUF_ATTACH_IOCTL. ENOTTY (no DMABUF API), EPERM (not a
  * DMA-type buffer), ENODEV and EBUSY (buffer enabled in fileio mode) are

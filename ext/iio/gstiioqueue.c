@@ -122,6 +122,29 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   return value;
 }
 
+gboolean
+gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+  const gchar *sysfs = gst_iio_device_get_sysfs_path (priv->device);
+
+  if (sysfs == NULL || !g_file_test (sysfs, G_FILE_TEST_EXISTS) ||
+      gst_iio_device_buffer_is_enabled (priv->device))
+    return FALSE;
+
+  GST_INFO_OBJECT (self, "%s/buffer0/enable is 0 while we stream%s%s",
+      sysfs, error && *error ? ": " : "",
+      error && *error ? (*error)->message : "");
+  g_clear_error (error);
+  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+      "The buffer of %s was disabled by another program while streaming "
+      "(buffer/enable went to 0; libiio clients such as iio_readdev, "
+      "iio_writedev or iiod disable a running buffer before they find the "
+      "device busy)", gst_iio_device_get_display_name (priv->device));
+
+  return TRUE;
+}
+
 void
 gst_iio_queue_mark_lost (GstIioQueue * self, GstBuffer * buffer,
     guint64 lost)

@@ -249,7 +249,8 @@ capture_start (Capture * c, const gchar * attributes, guint samples)
   fail_unless (gst_iio_device_select_channels (c->dev, "voltage0", &err) &&
       gst_iio_device_write_attributes (c->dev, attributes, &err), "%s",
       err ? err->message : "");
-  c->kbuf = gst_iio_kernel_buffer_open (gst_iio_device_get_dev_path (c->dev),
+  c->kbuf = gst_iio_kernel_buffer_open (-1,
+      gst_iio_device_get_dev_path (c->dev),
       gst_iio_device_get_sysfs_path (c->dev), 0, &err);
   fail_unless (c->kbuf != NULL, "%s", err ? err->message : "");
   /* an earlier test that failed half-way may have left it enabled */
