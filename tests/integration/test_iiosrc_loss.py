@@ -127,6 +127,12 @@ def run_capture(launch, n_blocks, n_channels, on_block=None,
     device_lost = cap.pull(n_blocks, on_block,
                            device=device if device == "sim-adc" else None)
     stats = pipeline.get_by_name("src").get_property("stats")
+    # the buffers made before the stats were read are pulled too, so that
+    # the counts cover the same buffers
+    ok, made = stats.get_uint64("buffers")
+    check(n_blocks <= made <= n_blocks + 4, "stats buffers %d after %d "
+          "pulled" % (made, n_blocks))
+    cap.pull(made - n_blocks)
     msgs = overrun_messages(pipeline)
     stop(pipeline)
     log("%d blocks in %.1f s; stats: %s" % (n_blocks, time.monotonic() - t0,
