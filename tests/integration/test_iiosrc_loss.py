@@ -221,8 +221,12 @@ def check_tracking(cap, stats, msgs, device_lost, tolerance):
     check(len(msgs) == len(discont_at) and
           sum(m[1] for m in msgs) == reported and
           [m[0] for m in msgs] == [cap.offsets[i] for i in discont_at],
-          "iio-overrun messages %s for DISCONT buffers at offsets %s" %
-          (msgs[:5], [cap.offsets[i] for i in discont_at][:5]))
+          "%d iio-overrun messages (%d samples; differing: %s) for %d "
+          "DISCONT buffers (%d samples)" %
+          (len(msgs), sum(m[1] for m in msgs),
+           [(m, (cap.offsets[i], jumps[i])) for m, i in zip(msgs, discont_at)
+            if m != (cap.offsets[i], jumps[i])][:3], len(discont_at),
+           reported))
     return gaps
 
 
