@@ -586,13 +586,9 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
   } else {
     lost = flagged_lost (self, end_ns);
   }
-  gst_iio_queue_mark_lost (queue, out, lost);
+  gst_iio_queue_count_capture (queue, out, self->block_bytes,
+      self->block_bytes, lost);
   self->received += config_of (self)->block_samples;
-
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, self->block_bytes);
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES_COPIED,
-      self->block_bytes);
   *buffer = out;
 
   return GST_FLOW_OK;

@@ -580,9 +580,7 @@ hand_out (GstIioDmabufInput * self, Block * block)
   gst_object_ref (self);
   buffer = gst_buffer_new ();
   gst_buffer_append_memory (buffer, block->mem);
-  gst_iio_queue_mark_lost (queue, buffer, lost);
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
-  gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BYTES, self->block_bytes);
+  gst_iio_queue_count_capture (queue, buffer, self->block_bytes, 0, lost);
 
   return buffer;
 }

@@ -146,17 +146,26 @@ gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error)
 }
 
 void
-gst_iio_queue_mark_lost (GstIioQueue * self, GstBuffer * buffer,
-    guint64 lost)
+gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
+    gsize bytes, gsize copied, guint64 lost)
 {
-  if (lost == 0)
-    return;
-  GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-  GST_BUFFER_OFFSET (buffer) = lost == GST_IIO_QUEUE_LOST_UNKNOWN ?
-      GST_BUFFER_OFFSET_NONE : lost;
-  gst_iio_queue_add_stat (self, GST_IIO_QUEUE_STAT_OVERRUNS, 1);
-  if (lost != GST_IIO_QUEUE_LOST_UNKNOWN)
-    gst_iio_queue_add_stat (self, GST_IIO_QUEUE_STAT_SAMPLES_LOST, lost);
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  if (lost) {
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+    GST_BUFFER_OFFSET (buffer) = lost == GST_IIO_QUEUE_LOST_UNKNOWN ?
+        GST_BUFFER_OFFSET_NONE : lost;
+  }
+
+  g_mutex_lock (&priv->stats_lock);
+  priv->stats[GST_IIO_QUEUE_STAT_BUFFERS]++;
+  priv->stats[GST_IIO_QUEUE_STAT_BYTES] += bytes;
+  priv->stats[GST_IIO_QUEUE_STAT_BYTES_COPIED] += copied;
+  if (lost)
+    priv->stats[GST_IIO_QUEUE_STAT_OVERRUNS]++;
+  if (lost && lost != GST_IIO_QUEUE_LOST_UNKNOWN)
+    priv->stats[GST_IIO_QUEUE_STAT_SAMPLES_LOST] += lost;
+  g_mutex_unlock (&priv->stats_lock);
 }
 
 static GstStructure *

@@ -106,12 +106,14 @@ gboolean gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error);
 
 /* Samples lost before a block, when the queue cannot tell how many. */
 #define GST_IIO_QUEUE_LOST_UNKNOWN G_MAXUINT64
-/* Input: @lost samples (or GST_IIO_QUEUE_LOST_UNKNOWN) were lost right
- * before @buffer: sets GST_BUFFER_FLAG_DISCONT and, for the element,
+/* Input: counts @buffer (@bytes, @copied of them by the CPU) in one step
+ * with what was lost right before it, so that stats read at any time
+ * agree with the buffers made. @lost samples (GST_IIO_QUEUE_LOST_UNKNOWN:
+ * some) set GST_BUFFER_FLAG_DISCONT and, for the element,
  * GST_BUFFER_OFFSET to @lost (the element replaces it with the stream
- * position), and counts an overrun and the samples. Nothing for 0. */
-void gst_iio_queue_mark_lost (GstIioQueue * self, GstBuffer * buffer,
-    guint64 lost);
+ * position), and count an overrun and the samples. */
+void gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
+    gsize bytes, gsize copied, guint64 lost);
 
 gboolean gst_iio_queue_start (GstIioQueue * self, GError ** error);
 GstFlowReturn gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,

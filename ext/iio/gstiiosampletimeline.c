@@ -37,6 +37,7 @@ gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate)
   self->started_ns = -1;
   self->prev_end_ns = -1;
   self->latency_ns = 0;
+  self->late_ns = 0;
 }
 
 void
@@ -45,6 +46,7 @@ gst_iio_sample_timeline_start (GstIioSampleTimeline * self,
 {
   self->started_ns = enabled_ns;
   self->prev_end_ns = -1;
+  self->late_ns = 0;
 }
 
 /* The fence time belongs to this transfer (not a stub's). */
@@ -93,6 +95,28 @@ learn_latency (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
   self->latency_ns += (late - self->latency_ns) / 16;
 }
 
+/* The block before came far too late. A block duration after it, this
+ * one says the engine stalled and resumed at the current sample: the
+ * samples of the delay were lost, and the timeline goes on from that
+ * late completion. Sooner, the system was away and the blocks complete
+ * in a burst: the timeline stands. Returns the samples lost. */
+static guint64
+settle_late (GstIioSampleTimeline * self, const GstIioBlockTimes * block,
+    gint64 duration, gint64 done)
+{
+  guint64 lost = 0;
+
+  if (self->late_ns == 0)
+    return 0;
+  if (has_signal_time (block) && done - self->late_done_ns >= duration / 2) {
+    lost = ns_to_samples (self->late_ns, self->rate);
+    self->prev_end_ns = self->late_done_ns;
+  }
+  self->late_ns = 0;
+
+  return lost;
+}
+
 guint64
 gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
     const GstIioBlockTimes * block)
@@ -106,6 +130,7 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
 
   duration = gst_iio_sample_timeline_duration_ns (block->samples, self->rate);
   done = completion_bound (block);
+  lost = settle_late (self, block, duration, done);
 
   if (self->prev_end_ns < 0) {
     /* Queued before the enable: it starts with the stream. */
@@ -117,22 +142,30 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
      * than the end of the ENQUEUE, nor than its completion allows. */
     start_max = MAX (MIN (block->queue_end_ns, done - duration),
         block->queue_begin_ns);
-    lost = MAX (ns_to_samples (start_max - self->prev_end_ns, self->rate), 1);
+    lost += MAX (ns_to_samples (start_max - self->prev_end_ns, self->rate), 1);
     end = start_max + with_tolerance (duration);
   } else {
     end = self->prev_end_ns + with_tolerance (duration);
   }
   learn_latency (self, block, done, end);
 
-  /* Signalled long after the timeline says: the device stopped (a stalled
-   * engine resumes at the current sample). Only a completion time tells;
-   * when the element saw it says nothing about the device. */
+  /* Signalled long after the timeline says: the next completion decides
+   * (settle_late), unless the caller gave its own threshold. Only a
+   * completion time tells; when the element saw it says nothing about the
+   * device. */
   stall = block->late_gap_ns > 0 ? block->late_gap_ns :
       MAX (GST_IIO_SAMPLE_TIMELINE_STALL_BLOCKS * duration,
       GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS);
   if (has_signal_time (block) && stall < G_MAXINT64 && done > end + stall) {
-    lost += ns_to_samples (done - end, self->rate);
-    end = done;
+    if (block->late_gap_ns > 0) {
+      /* the caller knows the delay is the device's (a fileio refill that
+       * waited for a block the kernel skipped) */
+      lost += ns_to_samples (done - end, self->rate);
+      end = done;
+    } else {
+      self->late_ns = done - end;
+      self->late_done_ns = done;
+    }
   }
 
   self->prev_end_ns = MIN (end, done);

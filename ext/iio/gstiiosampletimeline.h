@@ -19,9 +19,15 @@
  * previous block's end plus its duration plus the usual completion
  * latency means it started late. What that cannot see: a gap shorter than
  * the spread of completion latencies. A device slower than its nominal rate by more than
- * GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM makes the bound too early. A
- * completion later than GST_IIO_SAMPLE_TIMELINE_STALL (a stalled engine
- * that resumed at the current sample) is counted as a gap of the delay. */
+ * GST_IIO_SAMPLE_TIMELINE_TOLERANCE_PPM makes the bound too early.
+ *
+ * A completion far later than the timeline is either the engine stalling
+ * (it resumes at the current sample: a gap before that block, and the
+ * blocks after it complete a block duration apart) or the system not
+ * running for a while (the blocks were filled in time and complete in a
+ * burst; the gap, if any, opens before the first block queued after it,
+ * which the timeline sees). The next completion tells them apart, so a
+ * stall is counted on the block after the stalled one. */
 #pragma once
 
 #include <glib.h>
@@ -45,6 +51,8 @@ typedef struct
                                  * ended, -1 before the first block */
   gint64 latency_ns;            /* running mean of how late completions
                                  * come after the timeline's end */
+  gint64 late_ns;               /* the last block came this late, or 0 */
+  gint64 late_done_ns;          /* and completed then */
 } GstIioSampleTimeline;
 
 /* What the element saw of one completed block. Times are CLOCK_MONOTONIC
@@ -58,9 +66,11 @@ typedef struct
   gint64 queue_end_ns;
   gint64 signal_ns;             /* completion time (fence), -1 unknown */
   gint64 seen_ns;               /* when the element saw it complete */
-  /* A completion later than the timeline by more than this is a gap (a
-   * stalled engine, a block the driver dropped); 0: the default, for a
-   * fence time; G_MAXINT64: never (the completion time is not exact). */
+  /* A completion later than the timeline by more than this is a gap
+   * before this block (a block the driver dropped); 0: the default, for a
+   * fence time (a stall, told from a freeze by the next completion, and
+   * counted on it); G_MAXINT64: never (the completion time is not
+   * exact). */
   gint64 late_gap_ns;
 } GstIioBlockTimes;
 

@@ -206,7 +206,9 @@ test_stub_time_ignored (void)
   g_assert_cmpint (t.prev_end_ns, ==, 2 * MS + 2560 * US + 12800);
 }
 
-/* A stalled engine: queued in time, completed 100 ms late. */
+/* A stalled engine: queued in time, completed 100 ms late, and resumed
+ * at the current sample: the next block, a block duration later, shows
+ * it, and carries the count. */
 static void
 test_stall (void)
 {
@@ -222,8 +224,50 @@ test_stall (void)
   d.lost += 20000;
   got = device_block (&d, n_to_ns (&d, d.next_n - 20000) - MS, 30 * US,
       20 * US, &truth);
+  g_assert_cmpuint (got, ==, 0);
+  got = device_block (&d, n_to_ns (&d, d.next_n) - 2 * MS, 30 * US,
+      20 * US, &truth);
   g_assert_cmpuint (truth, ==, 0);
   g_assert_cmpint (ABS ((gint64) got - 20000), <=, 20);
+  /* and the timeline goes on from the resumed engine */
+  got = device_block (&d, n_to_ns (&d, d.next_n) - MS, 30 * US, 20 * US,
+      &truth);
+  g_assert_cmpuint (got, ==, 0);
+}
+
+/* The system does not run for 100 ms: the queued blocks were filled in
+ * time and complete in a burst; the block queued after that starts late,
+ * and only it carries the gap. */
+static void
+test_freeze (void)
+{
+  Device d;
+  GstIioBlockTimes b = {.samples = BLOCK,.late_gap_ns = 0 };
+  gint64 wake = 0;
+  guint64 got, truth, lost = 0;
+  gint i;
+
+  device_start (&d, 0);
+  for (i = 0; i < 4; i++)
+    device_block (&d, -1, 0, 20 * US, &truth);
+  for (i = 0; i < 4; i++) {
+    /* queued in time before the freeze, completed at the wake-up */
+    b.queue_begin_ns = n_to_ns (&d, d.next_n) - 2 * MS;
+    b.queue_end_ns = b.queue_begin_ns + 30 * US;
+    d.next_n += BLOCK;
+    if (i == 0)
+      wake = n_to_ns (&d, d.next_n) + 100 * MS;
+    b.signal_ns = wake + i * 10 * US;
+    b.seen_ns = b.signal_ns + US;
+    lost += gst_iio_sample_timeline_complete (&d.timeline, &b);
+  }
+  g_assert_cmpuint (lost, ==, 0);
+  /* queued after the wake-up: the device ran out long before */
+  got = device_block (&d, wake + MS, 30 * US, 20 * US, &truth);
+  g_assert_cmpuint (truth, >, 18000);
+  /* short by the rate tolerance of the blocks whose late fences could
+   * not bound them (5 x 12.8 us) and the first completion's latency */
+  g_assert_cmpint (ABS ((gint64) got - (gint64) truth), <=, 16);
 }
 
 /* A device 1000 ppm slower than nominal, always fed just in time: the
@@ -275,6 +319,7 @@ main (int argc, char **argv)
   g_test_add_func ("/timeline/slow-enqueue", test_slow_enqueue);
   g_test_add_func ("/timeline/stub-time", test_stub_time_ignored);
   g_test_add_func ("/timeline/stall", test_stall);
+  g_test_add_func ("/timeline/freeze", test_freeze);
   g_test_add_func ("/timeline/slow-crystal", test_slow_crystal);
   g_test_add_func ("/timeline/no-rate", test_no_rate);
 
