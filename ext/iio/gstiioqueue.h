@@ -45,7 +45,7 @@ struct _GstIioQueueClass
   gboolean (*start) (GstIioQueue * self, GError ** error);
   /* Input: waits for the next filled block. GST_FLOW_FLUSHING after
    * set_flushing (TRUE), GST_FLOW_ERROR with @error set. A block after
-   * lost samples is marked with gst_iio_queue_mark_lost(). */
+   * lost samples is counted with gst_iio_queue_count_capture(). */
   GstFlowReturn (*capture) (GstIioQueue * self, GstBuffer ** buffer,
       GError ** error);
   /* Output: hands @buffer (not consumed) to the device. */
