@@ -497,16 +497,25 @@ gst_iio_common_close (GstIioCommon * self)
   gst_clear_caps (&caps);
 }
 
-void
-gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing)
+/* The running queue, referenced under the lock so that it can be called
+ * without it (the queue may wait); NULL when stopped. */
+static GstIioQueue *
+ref_queue (GstIioCommon * self)
 {
   GstIioQueue *queue = NULL;
 
-  /* referenced under the lock, called without it (the queue may wait) */
   GST_OBJECT_LOCK (self->element);
   if (self->queue)
     queue = gst_object_ref (self->queue);
   GST_OBJECT_UNLOCK (self->element);
+
+  return queue;
+}
+
+void
+gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing)
+{
+  GstIioQueue *queue = ref_queue (self);
 
   if (queue) {
     gst_iio_queue_set_flushing (queue, flushing);
@@ -517,12 +526,7 @@ gst_iio_common_set_flushing (GstIioCommon * self, gboolean flushing)
 void
 gst_iio_common_discard (GstIioCommon * self)
 {
-  GstIioQueue *queue = NULL;
-
-  GST_OBJECT_LOCK (self->element);
-  if (self->queue)
-    queue = gst_object_ref (self->queue);
-  GST_OBJECT_UNLOCK (self->element);
+  GstIioQueue *queue = ref_queue (self);
 
   if (queue) {
     gst_iio_queue_discard (queue);

@@ -230,60 +230,56 @@ def check_tracking(cap, stats, msgs, device_lost, tolerance):
     return gaps
 
 
-def test_dmabuf_long():
-    # 200 kHz in blocks of 512: a Python consumer on the TCG test bed only
-    # just keeps up, so the device overruns now and then.
-    n = int(os.environ.get("GST_IIO_LOSS_BLOCKS", "20000"))
-    cap, stats, msgs, lost = run_capture(
-        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
-        "io-mode=dmabuf buffer-size=512 "
-        "attributes=sampling_frequency=200000 ! "
-        "appsink name=sink sync=false max-buffers=1", n, 2)
-    check_tracking(cap, stats, msgs, lost, EXACT)
-
-
-def test_dmabuf_slow():
-    # A consumer slower than the device: 8 blocks of 512 at 100 kHz (5.1 ms
-    # each, 41 ms of buffering), every 4th buffer takes 30 ms.
-    def slow(i):
-        if i % 4 == 0:
-            time.sleep(0.030)
-
-    cap, stats, msgs, lost = run_capture(
-        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
-        "io-mode=dmabuf buffer-size=512 blocks=8 "
-        "attributes=sampling_frequency=100000 ! "
-        "appsink name=sink sync=false max-buffers=1", 3000, 2, slow)
-    gaps = check_tracking(cap, stats, msgs, lost, EXACT)
-    check(len(gaps) > 10, "a slow consumer lost only %d times" % len(gaps))
-
-
 def slow_every(k, seconds):
+    """A consumer that takes @seconds over every @k-th buffer."""
     def slow(i):
         if i % k == 0:
             time.sleep(seconds)
     return slow
 
 
-def test_copy_long():
-    n = int(os.environ.get("GST_IIO_LOSS_BLOCKS", "20000"))
-    cap, stats, msgs, lost = run_capture(
+def sim_adc_capture(io_mode, rate, n, on_block=None):
+    """voltage0 and voltage1 of sim-adc in blocks of 512 into an appsink
+    that holds one buffer; returns run_capture's."""
+    return run_capture(
         "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
-        "io-mode=copy buffer-size=512 "
-        "attributes=sampling_frequency=200000 ! "
-        "appsink name=sink sync=false max-buffers=1", n, 2)
+        "io-mode=%s buffer-size=512 blocks=8 "
+        "attributes=sampling_frequency=%d ! "
+        "appsink name=sink sync=false max-buffers=1" % (io_mode, rate),
+        n, 2, on_block)
+
+
+def long_capture(io_mode):
+    # 200 kHz in blocks of 512: a Python consumer on the TCG test bed only
+    # just keeps up, so the device overruns now and then.
+    n = int(os.environ.get("GST_IIO_LOSS_BLOCKS", "20000"))
+    cap, stats, msgs, lost = sim_adc_capture(io_mode, 200000, n)
     check_tracking(cap, stats, msgs, lost, EXACT)
 
 
-def test_copy_slow():
-    cap, stats, msgs, lost = run_capture(
-        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
-        "io-mode=copy buffer-size=512 "
-        "attributes=sampling_frequency=100000 ! "
-        "appsink name=sink sync=false max-buffers=1", 3000, 2,
-        slow_every(4, 0.030))
+def slow_capture(io_mode):
+    # A consumer slower than the device: 8 blocks of 512 at 100 kHz (5.1 ms
+    # each, 41 ms of buffering), every 4th buffer takes 30 ms.
+    cap, stats, msgs, lost = sim_adc_capture(io_mode, 100000, 3000,
+                                             slow_every(4, 0.030))
     gaps = check_tracking(cap, stats, msgs, lost, EXACT)
     check(len(gaps) > 10, "a slow consumer lost only %d times" % len(gaps))
+
+
+def test_dmabuf_long():
+    long_capture("dmabuf")
+
+
+def test_dmabuf_slow():
+    slow_capture("dmabuf")
+
+
+def test_copy_long():
+    long_capture("copy")
+
+
+def test_copy_slow():
+    slow_capture("copy")
 
 
 def test_kfifo_slow():
