@@ -122,6 +122,28 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   return value;
 }
 
+/* How long a buffer may still read enabled after its transfers were
+ * aborted by a disable: the kernel aborts them first and leaves the
+ * active list after (__iio_update_buffers), and a woken waiter can look
+ * in between. */
+#define DISABLE_SETTLE_US (100 * G_TIME_SPAN_MILLISECOND)
+#define DISABLE_POLL_US (5 * G_TIME_SPAN_MILLISECOND)
+
+/* An error path only: waits (bounded) for a disable in progress. */
+static gboolean
+still_enabled (GstIioDevice * device)
+{
+  gint64 deadline = g_get_monotonic_time () + DISABLE_SETTLE_US;
+
+  while (gst_iio_device_buffer_is_enabled (device)) {
+    if (g_get_monotonic_time () >= deadline)
+      return TRUE;
+    g_usleep (DISABLE_POLL_US);
+  }
+
+  return FALSE;
+}
+
 gboolean
 gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error)
 {
@@ -129,7 +151,7 @@ gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error)
   const gchar *sysfs = gst_iio_device_get_sysfs_path (priv->device);
 
   if (sysfs == NULL || !g_file_test (sysfs, G_FILE_TEST_EXISTS) ||
-      gst_iio_device_buffer_is_enabled (priv->device))
+      still_enabled (priv->device))
     return FALSE;
 
   GST_INFO_OBJECT (self, "%s/buffer0/enable is 0 while we stream%s%s",
