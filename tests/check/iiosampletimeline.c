@@ -69,6 +69,19 @@ device_block (Device * d, gint64 q, gint64 ioctl, gint64 latency,
   return gst_iio_sample_timeline_complete (&d->timeline, &times);
 }
 
+/* Started at @t0 with four blocks queued before the enable, completing
+ * 20 us after their last sample. */
+static void
+device_start_primed (Device * d, gint64 t0)
+{
+  guint64 truth;
+  gint i;
+
+  device_start (d, t0);
+  for (i = 0; i < 4; i++)
+    device_block (d, -1, 0, 20 * US, &truth);
+}
+
 static void
 test_contiguous (void)
 {
@@ -127,11 +140,8 @@ test_late_fence_is_no_gap (void)
 {
   Device d;
   guint64 truth, got;
-  gint i;
 
-  device_start (&d, 0);
-  for (i = 0; i < 4; i++)
-    device_block (&d, -1, 0, 20 * US, &truth);
+  device_start_primed (&d, 0);
   /* the fence of the block before comes 5 ms late */
   device_block (&d, n_to_ns (&d, d.next_n) - MS, 30 * US, 5 * MS, &truth);
   /* queued 1 ms after that block's last sample, before its fence */
@@ -214,11 +224,8 @@ test_stall (void)
 {
   Device d;
   guint64 truth, got;
-  gint i;
 
-  device_start (&d, 0);
-  for (i = 0; i < 4; i++)
-    device_block (&d, -1, 0, 20 * US, &truth);
+  device_start_primed (&d, 0);
   /* the device stops for 100 ms and resumes at the current sample */
   d.next_n += 20000;
   d.lost += 20000;
@@ -247,9 +254,7 @@ test_freeze (void)
   guint64 got, truth, lost = 0;
   gint i;
 
-  device_start (&d, 0);
-  for (i = 0; i < 4; i++)
-    device_block (&d, -1, 0, 20 * US, &truth);
+  device_start_primed (&d, 0);
   for (i = 0; i < 4; i++) {
     /* queued in time before the freeze, completed at the wake-up */
     b.queue_begin_ns = n_to_ns (&d, d.next_n) - 2 * MS;
