@@ -309,11 +309,11 @@ resource_code_for (GstIioCommon * self, gint queue_code)
   gboolean input = self->direction == GST_IIO_DIRECTION_INPUT;
 
   switch (queue_code) {
-    case GST_IIO_QUEUE_ERROR_UNSUPPORTED:
+    case GST_IIO_ERROR_UNSUPPORTED:
       return GST_RESOURCE_ERROR_SETTINGS;
-    case GST_IIO_QUEUE_ERROR_TIMEOUT:
-    case GST_IIO_QUEUE_ERROR_DEVICE_LOST:
-    case GST_IIO_QUEUE_ERROR_FAILED:
+    case GST_IIO_ERROR_TIMEOUT:
+    case GST_IIO_ERROR_DEVICE_LOST:
+    case GST_IIO_ERROR_FAILED:
     default:
       return input ? GST_RESOURCE_ERROR_READ : GST_RESOURCE_ERROR_WRITE;
   }
@@ -336,7 +336,7 @@ gst_iio_common_post_error_full (GstIioCommon * self, const GError * error,
   gchar *debug = NULL;
   va_list args;
 
-  if (error->domain == GST_IIO_QUEUE_ERROR) {
+  if (error->domain == GST_IIO_ERROR) {
     code = resource_code_for (self, error->code);
   } else if (is_gst_error_domain (error->domain)) {
     domain = error->domain;
@@ -638,13 +638,13 @@ start_dmabuf (GstIioCommon * self, const GstIioQueueConfig * config,
     GstIioQueueNewFunc dmabuf_new, GError ** error)
 {
   if (!gst_iio_device_is_local (self->device)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "the context is not local: DMABUFs work only on the machine that "
         "has the device (uri=local:)");
     return NULL;
   }
   if (dmabuf_new == NULL) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "this element has no DMABUF path");
     return NULL;
   }
@@ -657,8 +657,8 @@ post_start_error (GstIioCommon * self, GError * error,
     GstIioIoMode io_mode, const GstIioQueueConfig * config)
 {
   if (io_mode == GST_IIO_IO_MODE_DMABUF &&
-      g_error_matches (error, GST_IIO_QUEUE_ERROR,
-          GST_IIO_QUEUE_ERROR_UNSUPPORTED))
+      g_error_matches (error, GST_IIO_ERROR,
+          GST_IIO_ERROR_UNSUPPORTED))
     g_prefix_error (&error, "io-mode=dmabuf is not possible with %s: ",
         gst_iio_device_get_display_name (self->device));
 
@@ -683,7 +683,7 @@ choose_and_start_queue (GstIioCommon * self, GstIioIoMode io_mode,
     if (queue)
       return queue;
     if (io_mode == GST_IIO_IO_MODE_DMABUF || !g_error_matches (error,
-            GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED)) {
+            GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED)) {
       post_start_error (self, error, io_mode, config);
       return NULL;
     }

@@ -144,7 +144,7 @@ gboolean gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps);
 GstStructure *gst_iio_common_get_stats (GstIioCommon * self);
 
 /* Posts @error as an element error: the message is the user text,
- * @debug_fmt the debug text. GST_IIO_QUEUE_ERROR codes become
+ * @debug_fmt the debug text. GST_IIO_ERROR codes become
  * GST_RESOURCE_ERROR ones (UNSUPPORTED -> SETTINGS, the rest -> READ for
  * input, WRITE for output); GStreamer domains are kept. */
 #define gst_iio_common_post_error(self, error, ...) \

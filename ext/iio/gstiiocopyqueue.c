@@ -162,7 +162,7 @@ set_gone_error (GstIioCopyQueue * self, const gchar * call, GError ** error)
 
   if (!sysfs || g_file_test (sysfs, G_FILE_TEST_EXISTS))
     return FALSE;
-  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+  g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_DEVICE_LOST,
       "Device %s disappeared (%s timed out after %d ms and %s is gone)",
       dev_name (self), call, config_of (self)->timeout_ms, sysfs);
 
@@ -182,23 +182,23 @@ set_io_error (GstIioCopyQueue * self, const gchar * call, gint err,
   if (err == EBUSY && !g_strcmp0 (call, "iio_device_create_buffer"))
     gst_iio_device_set_busy_error (device, error);
   else if (err == ETIMEDOUT && self->input)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_TIMEOUT,
         "Timed out after %d ms waiting for a block from %s", timeout_ms,
         dev_name (self));
   else if (err == ETIMEDOUT)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_TIMEOUT,
         "Timed out after %d ms waiting for %s to take a block", timeout_ms,
         dev_name (self));
   else if (err == ENODEV || err == ENXIO)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_DEVICE_LOST,
         "Device %s disappeared (%s: %s)", dev_name (self), call,
         g_strerror (err));
   else if (err == EPIPE || err == ECONNRESET || err == ENOTCONN)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_DEVICE_LOST,
         "Lost the connection to %s at %s (%s: %s)", dev_name (self),
         gst_iio_device_get_uri (device), call, g_strerror (err));
   else
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "%s on %s failed: %s", call, dev_name (self), g_strerror (err));
 }
 
@@ -220,7 +220,7 @@ io_failed (GstIioCopyQueue * self, const gchar * call, gssize ret,
   set_io_error (self, call, (gint) - ret, error);
   /* A libiio client started beside us (iio_readdev) disabled our buffer:
    * refill then times out, push finds no room. Say so. */
-  gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
+  gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE (self)), error);
   GST_WARNING_OBJECT (self, "%s", (*error)->message);
 
   return GST_FLOW_ERROR;
@@ -561,7 +561,7 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
   if (n < 0)
     return io_failed (self, "iio_buffer_refill", n, error);
   if ((gsize) n != self->block_bytes) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "iio_buffer_refill on %s returned %" G_GSSIZE_FORMAT " bytes instead "
         "of %" G_GSIZE_FORMAT, dev_name (self), n, self->block_bytes);
     return GST_FLOW_ERROR;
@@ -569,7 +569,7 @@ gst_iio_copy_queue_capture (GstIioQueue * queue, GstBuffer ** buffer,
 
   ret = gst_buffer_pool_acquire_buffer (self->pool, &out, NULL);
   if (ret != GST_FLOW_OK) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "No buffer from the pool for %s: %s", dev_name (self),
         gst_flow_get_name (ret));
     return ret == GST_FLOW_FLUSHING ? ret : GST_FLOW_ERROR;
@@ -728,7 +728,7 @@ gst_iio_copy_queue_render (GstIioQueue * queue, GstBuffer * buffer,
     return GST_FLOW_ERROR;
 
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "Could not map a buffer for %s", dev_name (self));
     return GST_FLOW_ERROR;
   }
@@ -830,7 +830,7 @@ wait_played (GstIioCopyQueue * self, GError ** error)
         (deadline - start) / 1000, dev_name (self), avail);
     return TRUE;
   }
-  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+  g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_TIMEOUT,
       "Timed out after %" G_GINT64_FORMAT " ms waiting for %s to play the "
       "queued samples (data_available %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
       " when idle)", (deadline - start) / 1000, dev_name (self), avail, idle);
@@ -870,7 +870,7 @@ check_consumed (GstIioCopyQueue * self, GError ** error)
         self->pushed);
     return TRUE;
   }
-  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+  g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
       "Device %s played only %" G_GINT64_FORMAT " of the %" G_GUINT64_FORMAT
       " samples handed to it (samples_consumed): %" G_GUINT64_FORMAT
       " samples were lost (a block completed unplayed, which fileio does "
@@ -903,7 +903,7 @@ check_duration (GstIioCopyQueue * self, GError ** error)
   if (elapsed >= least - least * DURATION_SLACK_PERCENT / 100
       - DURATION_SLACK_US)
     return TRUE;
-  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+  g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
       "Device %s was done with %" G_GUINT64_FORMAT " samples after %"
       G_GINT64_FORMAT " ms, but they take at least %" G_GINT64_FORMAT " ms "
       "at its %u Hz: blocks completed without being played (which fileio "
@@ -1091,7 +1091,7 @@ render_cyclic (GstIioCopyQueue * self, GstBuffer * buffer, GError ** error)
     return take_repeat_error (self, error) ? GST_FLOW_OK : GST_FLOW_ERROR;
   }
   if (size == 0 || size % ss || size / ss > G_MAXUINT) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "Cyclic output to %s needs whole samples: got %" G_GSIZE_FORMAT
         " bytes for %" G_GSIZE_FORMAT "-byte samples", dev_name (self), size,
         ss);
@@ -1195,7 +1195,7 @@ gst_iio_copy_queue_start (GstIioQueue * queue, GError ** error)
   /* libiio reads and writes in its own sample size; it omits the final
    * padding of the kernel's layout (gstiiodevice.h). */
   if (libiio_size != (ssize_t) config->sample_size) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "libiio counts %" G_GSSIZE_FORMAT " bytes per sample for these "
         "channels of %s where the kernel uses %" G_GSIZE_FORMAT ": the copy "
         "path cannot stream this layout; choose other channels or "
@@ -1292,7 +1292,7 @@ gst_iio_copy_queue_new (GstIioDevice * device,
   GstIioCopyQueue *self;
 
   if (!g_strcmp0 (iio_context_get_name (ctx), "xml")) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "%s is described by an xml: context, which cannot stream samples; "
         "use local:, ip:HOST or usb:", gst_iio_device_get_display_name
         (device));

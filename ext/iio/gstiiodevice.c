@@ -1106,3 +1106,54 @@ gst_iio_device_buffer_is_enabled (GstIioDevice * self)
 
   return enabled;
 }
+
+/* How long a buffer may still read enabled after its transfers were
+ * aborted by a disable: the kernel aborts them first and leaves the
+ * active list after (__iio_update_buffers), and a woken waiter can look
+ * in between. */
+#define DISABLE_SETTLE_US (100 * G_TIME_SPAN_MILLISECOND)
+#define DISABLE_POLL_US (5 * G_TIME_SPAN_MILLISECOND)
+
+/* An error path only: waits (bounded) for a disable in progress. */
+static gboolean
+still_enabled (GstIioDevice * device)
+{
+  gint64 deadline = g_get_monotonic_time () + DISABLE_SETTLE_US;
+
+  while (gst_iio_device_buffer_is_enabled (device)) {
+    if (g_get_monotonic_time () >= deadline)
+      return TRUE;
+    g_usleep (DISABLE_POLL_US);
+  }
+
+  return FALSE;
+}
+
+gboolean
+gst_iio_device_explain_disabled (GstIioDevice * self, GError ** error)
+{
+  const gchar *sysfs = self->sysfs_path;
+
+  if (sysfs == NULL || !g_file_test (sysfs, G_FILE_TEST_EXISTS) ||
+      still_enabled (self))
+    return FALSE;
+
+  GST_INFO_OBJECT (self, "%s/buffer0/enable is 0 while we stream%s%s",
+      sysfs, error && *error ? ": " : "",
+      error && *error ? (*error)->message : "");
+  g_clear_error (error);
+  g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
+      "The buffer of %s was disabled by another program while streaming "
+      "(buffer/enable went to 0; libiio clients such as iio_readdev, "
+      "iio_writedev or iiod disable a running buffer before they find the "
+      "device busy)", gst_iio_device_get_display_name (self));
+
+  return TRUE;
+}
+
+gboolean
+gst_iio_device_is_gone (GstIioDevice * self)
+{
+  return self->sysfs_path != NULL &&
+      !g_file_test (self->sysfs_path, G_FILE_TEST_EXISTS);
+}

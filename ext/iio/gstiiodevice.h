@@ -7,6 +7,7 @@
 
 #include <gst/gst.h>
 #include <iio.h>
+#include "gstiioerror.h"
 
 G_BEGIN_DECLS
 
@@ -112,5 +113,16 @@ gint gst_iio_device_get_claim_fd (GstIioDevice * self);
 /* Local contexts: buffer0/enable (buffer/enable on old kernels) reads 1.
  * FALSE when it cannot be read (remote context, device gone). */
 gboolean gst_iio_device_buffer_is_enabled (GstIioDevice * self);
+/* For a wait or a transfer that failed while the caller had the buffer
+ * enabled: if another program disabled it (libiio 0.24 clients such as
+ * iio_readdev write buffer/enable=0 before they find the device busy),
+ * replaces *@error by "The buffer of sim-adc (iio:device0) was disabled
+ * by another program ..." and returns TRUE. Local devices still present
+ * only: an unplugged device keeps its own error. */
+gboolean gst_iio_device_explain_disabled (GstIioDevice * self,
+    GError ** error);
+/* TRUE when the device's sysfs directory is gone (unbound, unplugged);
+ * FALSE for a remote context, where it cannot be told. */
+gboolean gst_iio_device_is_gone (GstIioDevice * self);
 
 G_END_DECLS

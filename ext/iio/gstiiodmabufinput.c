@@ -280,8 +280,8 @@ open_allocators (GstIioDmabufInput * self, const gchar * heap,
      * a heap the user named that does not exist is a mistake. */
     gboolean missing = is_default_heap (heap);
 
-    g_set_error (error, GST_IIO_QUEUE_ERROR, missing ?
-        GST_IIO_QUEUE_ERROR_UNSUPPORTED : GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, missing ?
+        GST_IIO_ERROR_UNSUPPORTED : GST_IIO_ERROR_FAILED,
         "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -432,7 +432,7 @@ disabled_by_other (GstIioDmabufInput * self, GError ** error)
   g_mutex_unlock (&self->lock);
 
   return self->enabled && !flushing &&
-      gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
+      gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE (self)), error);
 }
 
 /* Sets "device disappeared" when it did (ENODEV from the kernel, or its
@@ -446,13 +446,13 @@ set_lost_or (GstIioDmabufInput * self, GError ** error, gint code,
   va_list args;
 
   va_start (args, format);
-  err = g_error_new_valist (GST_IIO_QUEUE_ERROR, code, format, args);
+  err = g_error_new_valist (GST_IIO_ERROR, code, format, args);
   va_end (args);
 
-  if (code == GST_IIO_QUEUE_ERROR_DEVICE_LOST || device_gone (self)) {
+  if (code == GST_IIO_ERROR_DEVICE_LOST || device_gone (self)) {
     GST_WARNING_OBJECT (self, "device lost: %s", err->message);
     g_clear_error (&err);
-    g_set_error (&err, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+    g_set_error (&err, GST_IIO_ERROR, GST_IIO_ERROR_DEVICE_LOST,
         "Device %s disappeared", device_name (self));
   } else {
     disabled_by_other (self, &err);
@@ -488,7 +488,7 @@ wait_for_queued (GstIioDmabufInput * self, gint timeout_ms, Block ** block,
   if (ret == GST_FLOW_ERROR && self->error)
     set_lost_or (self, error, self->error->code, "%s", self->error->message);
   else if (ret == GST_FLOW_ERROR)
-    set_lost_or (self, error, GST_IIO_QUEUE_ERROR_TIMEOUT,
+    set_lost_or (self, error, GST_IIO_ERROR_TIMEOUT,
         "Timed out after %d ms waiting for a block from %s: all %u blocks "
         "are held downstream", timeout_ms, device_name (self),
         self->n_blocks);
@@ -507,7 +507,7 @@ wait_for_fence (GstIioDmabufInput * self, Block * block, gint timeout_ms,
     case GST_DMABUF_FENCE_CANCELLED:
       return GST_FLOW_FLUSHING;
     case GST_DMABUF_FENCE_TIMEOUT:
-      set_lost_or (self, error, GST_IIO_QUEUE_ERROR_TIMEOUT,
+      set_lost_or (self, error, GST_IIO_ERROR_TIMEOUT,
           "Timed out after %d ms waiting for a block from %s", timeout_ms,
           device_name (self));
       return GST_FLOW_ERROR;
@@ -519,7 +519,7 @@ wait_for_fence (GstIioDmabufInput * self, Block * block, gint timeout_ms,
 
   status = gst_dmabuf_fence_get_status (block->fence_fd);
   if (status < 0) {
-    set_lost_or (self, error, GST_IIO_QUEUE_ERROR_FAILED,
+    set_lost_or (self, error, GST_IIO_ERROR_FAILED,
         "A block from %s failed: %s (transfer status %d)", device_name (self),
         g_strerror (-status), status);
     return GST_FLOW_ERROR;
@@ -836,7 +836,7 @@ gst_iio_dmabuf_input_new (GstIioDevice * device,
   if (!gst_iio_device_is_local (device) ||
       gst_iio_device_get_dev_path (device) == NULL ||
       gst_iio_device_get_sysfs_path (device) == NULL) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "%s is not a local kernel device: DMABUFs need uri=local:",
         gst_iio_device_get_display_name (device));
     return NULL;
@@ -845,7 +845,7 @@ gst_iio_dmabuf_input_new (GstIioDevice * device,
   self = g_object_new (GST_TYPE_IIO_DMABUF_INPUT, NULL);
   gst_object_ref_sink (self);
   if (self->cancel_fd < 0) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "eventfd failed: %s", g_strerror (errno));
     gst_object_unref (self);
     return NULL;

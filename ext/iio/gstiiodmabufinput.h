@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstIioDmabufInput, gst_iio_dmabuf_input, GST,
     IIO_DMABUF_INPUT, GstIioQueue)
 
-/* No kernel calls: GST_IIO_QUEUE_ERROR_UNSUPPORTED for a context that is
+/* No kernel calls: GST_IIO_ERROR_UNSUPPORTED for a context that is
  * not local or a device without a chardev. start() allocates, attaches and
  * queues the blocks (UNSUPPORTED when the kernel, the buffer or the
  * allocator cannot); the buffer is enabled by the first capture(), so the

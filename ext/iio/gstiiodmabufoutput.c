@@ -226,21 +226,21 @@ disabled_by_other (GstIioDmabufOutput * self, GError ** error)
   g_mutex_unlock (&self->lock);
 
   return !flushing &&
-      gst_iio_queue_explain_disabled (GST_IIO_QUEUE (self), error);
+      gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE (self)), error);
 }
 
 static void
 set_fence_error (GstIioDmabufOutput * self, gint status, GError ** error)
 {
   if (status == -ENODEV || device_is_gone (self))
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_DEVICE_LOST,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_DEVICE_LOST,
         "Device %s disappeared", device_name (self));
   else if (status == -EINTR)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "Device %s aborted a block it was playing (the driver reported a "
         "transfer error)", device_name (self));
   else
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "Device %s failed to play a block: %s", device_name (self),
         g_strerror (-status));
   if (status != -ENODEV)
@@ -269,7 +269,7 @@ wait_entry (GstIioDmabufOutput * self, Entry * entry, gboolean * done,
     case GST_DMABUF_FENCE_CANCELLED:
       return GST_FLOW_FLUSHING;
     case GST_DMABUF_FENCE_TIMEOUT:
-      g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_TIMEOUT,
+      g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_TIMEOUT,
           "Timed out after %d ms waiting for %s to consume a block",
           timeout_ms, device_name (self));
       disabled_by_other (self, error);
@@ -431,8 +431,8 @@ enqueue (GstIioDmabufOutput * self, GstBuffer * buffer, gint fd, guint64 ino,
 
   count_underrun (self);
   if (!gst_iio_kernel_buffer_enqueue (self->kbuf, fd, bytes, cyclic, &err)) {
-    if (err->code == GST_IIO_QUEUE_ERROR_DEVICE_LOST || device_is_gone (self)) {
-      err->code = GST_IIO_QUEUE_ERROR_DEVICE_LOST;
+    if (err->code == GST_IIO_ERROR_DEVICE_LOST || device_is_gone (self)) {
+      err->code = GST_IIO_ERROR_DEVICE_LOST;
       g_prefix_error (&err, "Device %s disappeared: ", device_name (self));
     }
     g_propagate_error (error, err);
@@ -514,7 +514,7 @@ open_pending (GstIioDmabufOutput * self, GError ** error)
     return ret;
 
   if (!gst_memory_map (mem, &self->pending_map, GST_MAP_WRITE)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "Cannot map a DMA block of %s for writing", device_name (self));
     gst_memory_unref (mem);
     return GST_FLOW_ERROR;
@@ -676,7 +676,7 @@ import_get (GstIioDmabufOutput * self, gint fd, GError ** error)
   dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
   if (dup_fd < 0 || !gst_iio_kernel_buffer_attach (self->kbuf, dup_fd, error)) {
     if (dup_fd < 0)
-      g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+      g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
           "dup of DMABUF fd %d failed: %s", fd, g_strerror (errno));
     else
       close (dup_fd);
@@ -1056,7 +1056,7 @@ open_exporter (GstIioDmabufOutput * self, GError ** error)
 
   if (heap == NULL || heap[0] == '\0'
       || g_str_equal (heap, GST_DMABUF_EXPORTER_DEFAULT_HEAP)) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "no DMA heap and no udmabuf to allocate DMABUFs from (%s)",
         err->message);
     g_error_free (err);
@@ -1198,13 +1198,13 @@ gst_iio_dmabuf_output_new (GstIioDevice * device,
   g_return_val_if_fail (config->sample_size > 0, NULL);
 
   if (config->direction != GST_IIO_DIRECTION_OUTPUT) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "the DMABUF output queue plays to output devices only");
     return NULL;
   }
   if (!gst_iio_device_is_local (device)
       || gst_iio_device_get_dev_path (device) == NULL) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "%s is not a local device with a character device: DMABUFs work "
         "only on the machine that has the device (uri=local:)",
         gst_iio_device_get_display_name (device));
@@ -1215,7 +1215,7 @@ gst_iio_dmabuf_output_new (GstIioDevice * device,
   gst_object_ref_sink (self);
   gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "dmabuf");
   if (self->cancel_fd < 0) {
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "eventfd failed: %s", g_strerror (errno));
     gst_object_unref (self);
     return NULL;

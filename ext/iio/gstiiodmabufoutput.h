@@ -35,7 +35,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstIioDmabufOutput, gst_iio_dmabuf_output, GST,
     IIO_DMABUF_OUTPUT, GstIioQueue)
 
-/* NULL with GST_IIO_QUEUE_ERROR_UNSUPPORTED for a remote context or an
+/* NULL with GST_IIO_ERROR_UNSUPPORTED for a remote context or an
  * input device. start() allocates and attaches the blocks, then enables
  * the buffer; it too may fail with UNSUPPORTED (no DMABUF API, not a
  * DMA-type buffer, no DMA heap). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiokernelbuffer.h"
-#include "gstiioqueue.h"
+#include "gstiioerror.h"
 #include "gstiiouapi.h"
 
 #include <errno.h>
@@ -104,9 +104,9 @@ open_chardev (GstIioKernelBuffer * self, gint claim_fd, GError ** error)
     return TRUE;
 
   err = errno;
-  g_set_error (error, GST_IIO_QUEUE_ERROR,
-      err == ENOENT || err == ENODEV ? GST_IIO_QUEUE_ERROR_DEVICE_LOST :
-      GST_IIO_QUEUE_ERROR_FAILED, "Cannot open %s: %s%s", self->dev_path,
+  g_set_error (error, GST_IIO_ERROR,
+      err == ENOENT || err == ENODEV ? GST_IIO_ERROR_DEVICE_LOST :
+      GST_IIO_ERROR_FAILED, "Cannot open %s: %s%s", self->dev_path,
       g_strerror (err), err == EBUSY ?
       " (another program or element is using the device)" : "");
   return FALSE;
@@ -121,12 +121,12 @@ get_buffer_fd (GstIioKernelBuffer * self, GError ** error)
   if (ioctl_retry (self->dev_fd, IIO_BUFFER_GET_FD_IOCTL, &arg) < 0) {
     err = errno;
     if (err == EINVAL || err == ENOTTY || err == ENODEV)
-      g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+      g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
           "%s has no buffer %u with its own fd (IIO_BUFFER_GET_FD_IOCTL: %s; "
           "Linux 5.11 or newer and a buffered device are needed)",
           self->dev_path, self->index, g_strerror (err));
     else
-      g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+      g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
           "IIO_BUFFER_GET_FD_IOCTL for buffer %u of %s failed: %s%s",
           self->index, self->dev_path, g_strerror (err), err == EBUSY ?
           " (the buffer is already in use, perhaps by a buffer still held "
@@ -200,11 +200,11 @@ gst_iio_kernel_buffer_attach (GstIioKernelBuffer * self, gint dmabuf_fd,
   err = errno;
   reason = attach_unsupported_reason (err);
   if (reason)
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_UNSUPPORTED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED,
         "Cannot attach DMABUFs to %s: %s (IIO_BUFFER_DMABUF_ATTACH_IOCTL: %s)",
         self->dev_path, reason, g_strerror (err));
   else
-    g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
+    g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "IIO_BUFFER_DMABUF_ATTACH_IOCTL on %s failed: %s", self->dev_path,
         g_strerror (err));
   return FALSE;
@@ -214,9 +214,9 @@ static void
 set_ioctl_error (GstIioKernelBuffer * self, const gchar * call, gint err,
     GError ** error)
 {
-  g_set_error (error, GST_IIO_QUEUE_ERROR,
-      err == ENODEV ? GST_IIO_QUEUE_ERROR_DEVICE_LOST :
-      GST_IIO_QUEUE_ERROR_FAILED, "%s on %s failed: %s", call, self->dev_path,
+  g_set_error (error, GST_IIO_ERROR,
+      err == ENODEV ? GST_IIO_ERROR_DEVICE_LOST :
+      GST_IIO_ERROR_FAILED, "%s on %s failed: %s", call, self->dev_path,
       g_strerror (err));
 }
 
@@ -268,9 +268,9 @@ write_enable (GstIioKernelBuffer * self, const gchar * value, GError ** error)
   if (n >= 0)
     return TRUE;
 
-  g_set_error (error, GST_IIO_QUEUE_ERROR,
-      err == ENOENT || err == ENODEV ? GST_IIO_QUEUE_ERROR_DEVICE_LOST :
-      GST_IIO_QUEUE_ERROR_FAILED, "Writing %s to %s failed: %s", value,
+  g_set_error (error, GST_IIO_ERROR,
+      err == ENOENT || err == ENODEV ? GST_IIO_ERROR_DEVICE_LOST :
+      GST_IIO_ERROR_FAILED, "Writing %s to %s failed: %s", value,
       self->enable_path, g_strerror (err));
   return FALSE;
 }

@@ -19,14 +19,14 @@ G_DECLARE_FINAL_TYPE (GstIioKernelBuffer, gst_iio_kernel_buffer, GST,
  * would fail with EBUSY), duplicated so that the chardev stays open as
  * long as the buffer fd; with @claim_fd -1, opens @dev_path itself.
  * @sysfs_path is the device's sysfs directory. A kernel without the
- * ioctl gives GST_IIO_QUEUE_ERROR_UNSUPPORTED. */
+ * ioctl gives GST_IIO_ERROR_UNSUPPORTED. */
 GstIioKernelBuffer *gst_iio_kernel_buffer_open (gint claim_fd,
     const gchar * dev_path, const gchar * sysfs_path, guint index,
     GError ** error);
 
 /* IIO_BUFFER_DMABUF_ATTACH_IOCTL. ENOTTY (no DMABUF API), EPERM (not a
  * DMA-type buffer), ENODEV and EBUSY (buffer enabled in fileio mode) are
- * GST_IIO_QUEUE_ERROR_UNSUPPORTED with the reason in the message. */
+ * GST_IIO_ERROR_UNSUPPORTED with the reason in the message. */
 gboolean gst_iio_kernel_buffer_attach (GstIioKernelBuffer * self,
     gint dmabuf_fd, GError ** error);
 gboolean gst_iio_kernel_buffer_detach (GstIioKernelBuffer * self,

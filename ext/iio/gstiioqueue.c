@@ -24,8 +24,6 @@ G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstIioQueue, gst_iio_queue, GST_TYPE_OBJECT,
     GST_DEBUG_CATEGORY_INIT (gst_iio_queue_debug, "iioqueue", 0,
         "IIO block queue"));
 
-G_DEFINE_QUARK (gst-iio-queue-error-quark, gst_iio_queue_error);
-
 static const gchar *stat_names[GST_IIO_QUEUE_N_STATS] = {
   "buffers", "bytes", "bytes-copied", "overruns", "underruns",
   "dmabuf-imports", "samples-lost",
@@ -120,51 +118,6 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   g_mutex_unlock (&priv->stats_lock);
 
   return value;
-}
-
-/* How long a buffer may still read enabled after its transfers were
- * aborted by a disable: the kernel aborts them first and leaves the
- * active list after (__iio_update_buffers), and a woken waiter can look
- * in between. */
-#define DISABLE_SETTLE_US (100 * G_TIME_SPAN_MILLISECOND)
-#define DISABLE_POLL_US (5 * G_TIME_SPAN_MILLISECOND)
-
-/* An error path only: waits (bounded) for a disable in progress. */
-static gboolean
-still_enabled (GstIioDevice * device)
-{
-  gint64 deadline = g_get_monotonic_time () + DISABLE_SETTLE_US;
-
-  while (gst_iio_device_buffer_is_enabled (device)) {
-    if (g_get_monotonic_time () >= deadline)
-      return TRUE;
-    g_usleep (DISABLE_POLL_US);
-  }
-
-  return FALSE;
-}
-
-gboolean
-gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error)
-{
-  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
-  const gchar *sysfs = gst_iio_device_get_sysfs_path (priv->device);
-
-  if (sysfs == NULL || !g_file_test (sysfs, G_FILE_TEST_EXISTS) ||
-      still_enabled (priv->device))
-    return FALSE;
-
-  GST_INFO_OBJECT (self, "%s/buffer0/enable is 0 while we stream%s%s",
-      sysfs, error && *error ? ": " : "",
-      error && *error ? (*error)->message : "");
-  g_clear_error (error);
-  g_set_error (error, GST_IIO_QUEUE_ERROR, GST_IIO_QUEUE_ERROR_FAILED,
-      "The buffer of %s was disabled by another program while streaming "
-      "(buffer/enable went to 0; libiio clients such as iio_readdev, "
-      "iio_writedev or iiod disable a running buffer before they find the "
-      "device busy)", gst_iio_device_get_display_name (priv->device));
-
-  return TRUE;
 }
 
 void

@@ -6,21 +6,10 @@
 
 #include <gst/gst.h>
 #include "gstiiodevice.h"
+#include "gstiioerror.h"
 
 G_BEGIN_DECLS
 
-#define GST_IIO_QUEUE_ERROR (gst_iio_queue_error_quark ())
-GQuark gst_iio_queue_error_quark (void);
-
-typedef enum
-{
-  /* This path cannot work here (kernel, buffer or allocator lacks
-   * something); io-mode=auto may fall back to the copy path. */
-  GST_IIO_QUEUE_ERROR_UNSUPPORTED,
-  GST_IIO_QUEUE_ERROR_FAILED,
-  GST_IIO_QUEUE_ERROR_TIMEOUT,
-  GST_IIO_QUEUE_ERROR_DEVICE_LOST,
-} GstIioQueueError;
 
 typedef struct
 {
@@ -96,13 +85,6 @@ gsize gst_iio_queue_get_block_bytes (GstIioQueue * self);
 void gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
     guint64 value);
 guint64 gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat);
-/* For subclasses, when a wait or a transfer failed while the queue had
- * the buffer enabled: if another program disabled it (libiio 0.24 clients
- * such as iio_readdev write buffer/enable=0 before they find the device
- * busy), replaces *@error by "The buffer of sim-adc (iio:device0) was
- * disabled by another program ..." and returns TRUE. Local devices still
- * present only: an unplugged device keeps its own error. */
-gboolean gst_iio_queue_explain_disabled (GstIioQueue * self, GError ** error);
 
 /* Samples lost before a block, when the queue cannot tell how many. */
 #define GST_IIO_QUEUE_LOST_UNKNOWN G_MAXUINT64

@@ -291,17 +291,6 @@ gst_iio_sink_unlock_stop (GstBaseSink * sink)
 
 /* ---- states ---- */
 
-/* A pool acquisition in upstream's thread failed waiting for the device:
- * upstream only sees GST_FLOW_ERROR, so say why here. */
-static void
-on_async_error (const GError * error, gpointer user_data)
-{
-  GstIioSink *self = user_data;
-
-  gst_iio_common_post_error (&self->common, error,
-      "waiting for a DMA block for upstream");
-}
-
 /* READY to PAUSED, before the parent's: caps and allocation queries
  * during preroll need the device's queue. */
 static gboolean
@@ -314,14 +303,8 @@ gst_iio_sink_start_queue (GstIioSink * self)
   self->unlocked = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
-          cyclic))
-    return FALSE;
-  if (GST_IS_IIO_DMABUF_OUTPUT (self->common.queue))
-    gst_iio_dmabuf_output_set_error_func (GST_IIO_DMABUF_OUTPUT
-        (self->common.queue), on_async_error, self);
-
-  return TRUE;
+  return gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
+      cyclic);
 }
 
 /* PAUSED to READY, after the parent's (the streaming thread is out):
@@ -329,9 +312,6 @@ gst_iio_sink_start_queue (GstIioSink * self)
 static void
 gst_iio_sink_stop_queue (GstIioSink * self)
 {
-  if (GST_IS_IIO_DMABUF_OUTPUT (self->common.queue))
-    gst_iio_dmabuf_output_set_error_func (GST_IIO_DMABUF_OUTPUT
-        (self->common.queue), NULL, NULL);
   gst_iio_common_stop (&self->common);
 }
 

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The transfers in flight on one IIO buffer's DMABUF queue, for both
+ * directions: it owns the kernel buffer object (gstiiokernelbuffer.h),
+ * the cancel eventfd, and a FIFO of transfers in ENQUEUE order (the
+ * kernel completes them in that order). Every wait on the device is here,
+ * with its timeout, its cancel, the transfer status and the device-lost
+ * test, written once.
+ *
+ * A transfer is a DMABUF fd, the sync_file exported right after its
+ * ENQUEUE, its size, the cyclic flag, and a payload that must live until
+ * the device is done with the DMABUF (a block memory, an upstream
+ * buffer): the transfer owns it from enqueue() on, and gives it back
+ * through pop_oldest() or to its release notify (retire, abort_all),
+ * always outside the lock.
+ *
+ * Errors: GST_IIO_ERROR. The first error a wait meets, or one set with
+ * set_error() from another thread, is sticky: every later wait and
+ * enqueue fails with a copy of it at once, so that a device that stalled
+ * or went away is reported once, by whoever looks next, not once per
+ * waiting thread (only the element's streaming thread posts it).
+ * Timeouts and interrupted waits are not sticky.
+ *
+ * Threads: any; several may wait on the oldest transfer at once (a
+ * sink's streaming thread and its upstream's, in an allocation). One leaf
+ * lock, never held across a wait, an ioctl that may block, or a release
+ * notify. */
+#pragma once
+
+#include <gst/gst.h>
+#include "gstiiodevice.h"
+#include "gstiioerror.h"
+#include "gstiiokernelbuffer.h"
+#include "gstdmabufblockallocator.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_IIO_TRANSFERS (gst_iio_transfers_get_type ())
+G_DECLARE_FINAL_TYPE (GstIioTransfers, gst_iio_transfers, GST,
+    IIO_TRANSFERS, GstObject)
+
+/* What pop_oldest() tells about a completed transfer. Times are
+ * CLOCK_MONOTONIC ns: around its ENQUEUE ioctl, and its fence's signal
+ * time (-1 when the kernel did not give one). */
+typedef struct
+{
+  gint fd;
+  gsize bytes;
+  gint64 queue_begin_ns;
+  gint64 queue_end_ns;
+  gint64 signal_ns;
+} GstIioTransferInfo;
+
+/* Opens buffer 0 of @device (gst_iio_device_claim()'s fd) and disables
+ * it if a crashed program left it enabled. @device is referenced; its
+ * direction words the errors ("a block from sim-adc", "sim-dac to consume
+ * a block"). */
+GstIioTransfers *gst_iio_transfers_open (GstIioDevice * device,
+    GError ** error);
+
+GstIioKernelBuffer *gst_iio_transfers_get_kernel_buffer (GstIioTransfers *
+    self);
+/* A GstDmabufAttacher (gstdmabufblockallocator.h) for this buffer, with
+ * @self as its target. */
+const GstDmabufAttacher *gst_iio_transfers_get_attacher (void);
+
+/* Enables the buffer (after the first ATTACH, and for a capture after
+ * its first blocks are queued, so the first sample lands in block 0). */
+gboolean gst_iio_transfers_enable (GstIioTransfers * self, GError ** error);
+gboolean gst_iio_transfers_is_enabled (GstIioTransfers * self);
+
+/* ENQUEUEs @bytes of DMABUF @fd and takes @payload (released by
+ * @release, which may be NULL). On failure (the sticky error, after
+ * abort_all, the ioctl) returns FALSE with @error set and the payload
+ * still the caller's. */
+gboolean gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd,
+    gsize bytes, gboolean cyclic, gpointer payload, GDestroyNotify release,
+    GError ** error);
+
+/* Waits for the oldest transfer to complete. @wait_for_enqueue: when
+ * none is in flight, wait (within @timeout_ms) for one to be enqueued
+ * (a capture whose blocks are all downstream); otherwise return
+ * GST_FLOW_CUSTOM_SUCCESS at once. A cyclic transfer never completes and
+ * counts as none. GST_FLOW_OK: the oldest completed without error (it
+ * stays in the FIFO for pop_oldest() or retire_oldest()); GST_FLOW_FLUSHING
+ * once set_flushing (TRUE) or abort_all(); GST_FLOW_ERROR with @error:
+ * the timeout (GST_IIO_ERROR_TIMEOUT, "Timed out after N ms waiting for
+ * a block from sim-adc (iio:device0)" or "... for sim-dac (iio:device1)
+ * to consume a block"), a failed transfer (FAILED, sticky), the device
+ * gone (DEVICE_LOST, sticky), or the buffer disabled by another program
+ * (FAILED, sticky). A failed oldest transfer is retired before the error
+ * returns. */
+GstFlowReturn gst_iio_transfers_wait_oldest (GstIioTransfers * self,
+    gint timeout_ms, gboolean wait_for_enqueue, GError ** error);
+
+/* Removes the oldest transfer and returns its payload, now the caller's
+ * (its release notify is not called); NULL when none. @info may be NULL. */
+gpointer gst_iio_transfers_pop_oldest (GstIioTransfers * self,
+    GstIioTransferInfo * info);
+
+/* wait_oldest() (without wait_for_enqueue), then the oldest transfer is
+ * removed and released. GST_FLOW_OK: one retired; CUSTOM_SUCCESS: none
+ * in flight; else as wait_oldest(). */
+GstFlowReturn gst_iio_transfers_retire_oldest (GstIioTransfers * self,
+    gint timeout_ms, GError ** error);
+
+/* Retires transfers until fewer than @max are in flight and DMABUF @fd
+ * is not among them (a second ENQUEUE of one DMABUF fails with EBUSY). */
+GstFlowReturn gst_iio_transfers_make_room (GstIioTransfers * self,
+    guint max, gint fd, gint timeout_ms, GError ** error);
+
+/* Transfers in flight, the cyclic one included. */
+guint gst_iio_transfers_get_n_queued (GstIioTransfers * self);
+/* TRUE when every transfer in flight has completed (or none is): the
+ * device has nothing left to work on, it ran dry. */
+gboolean gst_iio_transfers_ran_dry (GstIioTransfers * self);
+
+/* Interrupts every wait (the eventfd and the cond) or ends that state. */
+void gst_iio_transfers_set_flushing (GstIioTransfers * self,
+    gboolean flushing);
+
+/* Keeps @error (taken) as the sticky error unless one is set already. */
+void gst_iio_transfers_set_error (GstIioTransfers * self, GError * error);
+
+/* Stop: disables the buffer (which aborts what is in flight), waits at
+ * most 1 s in all for the aborted fences, and releases every payload.
+ * Returns how many transfers had not completed when it began and, in
+ * @bytes (may be NULL), their size: what the device never played or
+ * never filled. Later enqueues fail. */
+guint gst_iio_transfers_abort_all (GstIioTransfers * self, gsize * bytes);
+
+G_END_DECLS
