@@ -131,7 +131,7 @@ gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 /* Offers the queue's DMA blocks (already attached to the device) through
  * an allocator, not a pool: a producer allocates the size it writes (a
  * pool's fixed size is not what GstBaseSrc subclasses such as audiotestsrc
- * write, see gstiiodmabufpool.c). What fits a block is written straight
+ * write, see gstiiosinkallocator.h). What fits a block is written straight
  * into it and nothing is copied; larger buffers are system memory, copied
  * across blocks. */
 static gboolean
