@@ -376,8 +376,8 @@ GST_START_TEST (test_timeout)
 
   fail_unless_equals_int (gst_iio_queue_capture (queue, &buf, &err),
       GST_FLOW_ERROR);
-  fail_unless (g_error_matches (err, GST_IIO_QUEUE_ERROR,
-          GST_IIO_QUEUE_ERROR_TIMEOUT));
+  fail_unless (g_error_matches (err, GST_IIO_ERROR,
+          GST_IIO_ERROR_TIMEOUT));
   fail_unless_equals_string (err->message, "Timed out after 300 ms waiting "
       "for a block from sim-adc (iio:device0)");
   g_clear_error (&err);
@@ -471,8 +471,8 @@ GST_START_TEST (test_unplug)
   }
   g_thread_join (thread);
   fail_unless_equals_int (ret, GST_FLOW_ERROR);
-  fail_unless (g_error_matches (err, GST_IIO_QUEUE_ERROR,
-          GST_IIO_QUEUE_ERROR_DEVICE_LOST), "%s", err->message);
+  fail_unless (g_error_matches (err, GST_IIO_ERROR,
+          GST_IIO_ERROR_DEVICE_LOST), "%s", err->message);
   fail_unless_equals_string (err->message, "Device sim-adc (iio:device0) "
       "disappeared (iio_buffer_refill timed out after 1000 ms and "
       "/sys/bus/iio/devices/iio:device0 is gone)");
