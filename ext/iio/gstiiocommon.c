@@ -25,31 +25,6 @@ ensure_debug_category (void)
   }
 }
 
-GType
-gst_iio_io_mode_get_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    {GST_IIO_IO_MODE_AUTO,
-        "Zero-copy DMABUF where the kernel and the device support it, "
-          "else copy", "auto"},
-    {GST_IIO_IO_MODE_DMABUF,
-        "Zero-copy DMABUF blocks (Linux 6.11+, DMA-type buffer, local "
-          "context), an error otherwise", "dmabuf"},
-    {GST_IIO_IO_MODE_COPY,
-        "Through libiio with one CPU copy (every context and kernel)", "copy"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstIioIoMode", values);
-
-    g_once_init_leave (&type, t);
-  }
-
-  return (GType) type;
-}
-
 void
 gst_iio_common_init (GstIioCommon * self, GstElement * element,
     GstIioDirection direction)
@@ -778,8 +753,9 @@ queue_stats (GstIioQueue * queue, const gchar * fallback_reason)
   GstStructure *s = gst_iio_queue_get_stats (queue);
 
   if (fallback_reason)
-    gst_structure_set (s, "fallback-reason", G_TYPE_STRING, fallback_reason,
-        NULL);
+    gst_structure_set (s,
+        gst_iio_queue_stat_name (GST_IIO_QUEUE_STAT_FALLBACK_REASON),
+        G_TYPE_STRING, fallback_reason, NULL);
 
   return s;
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What iiosrc and iiosink share: the io-mode enum, one property set
- * installed from one place, and the state-change logic (open the device,
+/* What iiosrc and iiosink share: one property set defined in one place, and the state-change logic (open the device,
  * pick and start the queue, stop) with the element errors it posts. The
  * direction (input for iiosrc, output for iiosink) is a parameter; the
  * element passes the constructor of its DMABUF queue. */
@@ -12,18 +11,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum
-{
-  GST_IIO_IO_MODE_AUTO,
-  GST_IIO_IO_MODE_DMABUF,
-  GST_IIO_IO_MODE_COPY,
-} GstIioIoMode;
-
-#define GST_TYPE_IIO_IO_MODE (gst_iio_io_mode_get_type ())
-GType gst_iio_io_mode_get_type (void);
-
-/* Ids of the shared properties; an element numbers its own properties
- * from GST_IIO_PROP_LAST. */
+/* Ids of the shared properties, indexes of the element's properties[]
+ * array; an element numbers its own properties from GST_IIO_PROP_LAST. */
 enum
 {
   GST_IIO_PROP_0,

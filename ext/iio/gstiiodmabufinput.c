@@ -850,7 +850,7 @@ gst_iio_dmabuf_input_new (GstIioDevice * device,
     gst_object_unref (self);
     return NULL;
   }
-  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "dmabuf");
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, GST_IIO_IO_MODE_DMABUF);
 
   return GST_IIO_QUEUE (self);
 }

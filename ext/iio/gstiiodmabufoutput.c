@@ -1213,7 +1213,7 @@ gst_iio_dmabuf_output_new (GstIioDevice * device,
 
   self = g_object_new (GST_TYPE_IIO_DMABUF_OUTPUT, NULL);
   gst_object_ref_sink (self);
-  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "dmabuf");
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, GST_IIO_IO_MODE_DMABUF);
   if (self->cancel_fd < 0) {
     g_set_error (error, GST_IIO_ERROR, GST_IIO_ERROR_FAILED,
         "eventfd failed: %s", g_strerror (errno));
