@@ -720,16 +720,18 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
   GstIioIoMode io_mode;
   GstIioQueue *queue = NULL;
   gchar *dma_heap = NULL;
+  gboolean reopen;
 
-  if (self->device == NULL || self->reopen) {
+  GST_OBJECT_LOCK (self->element);
+  reopen = self->device == NULL || self->reopen;
+  g_clear_pointer (&self->fallback_reason, g_free);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (reopen) {
     gst_iio_common_close (self);
     if (!gst_iio_common_open (self))
       return FALSE;
   }
-
-  GST_OBJECT_LOCK (self->element);
-  g_clear_pointer (&self->fallback_reason, g_free);
-  GST_OBJECT_UNLOCK (self->element);
 
   if (build_config (self, cyclic, &config, &dma_heap, &io_mode) &&
       check_dma_heap (self, dma_heap))
