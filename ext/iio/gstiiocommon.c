@@ -56,64 +56,60 @@ gst_iio_common_clear (GstIioCommon * self)
 
 /* ---- properties ---- */
 
-static void
-install_string (GObjectClass * klass, guint id, const gchar * name,
-    const gchar * nick, const gchar * blurb, const gchar * def)
+static GParamSpec *
+string_spec (const gchar * name, const gchar * nick, const gchar * blurb,
+    const gchar * def)
 {
-  g_object_class_install_property (klass, id,
-      g_param_spec_string (name, nick, blurb, def,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+  return g_param_spec_string (name, nick, blurb, def,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+}
+
+static GParamSpec *
+uint_spec (const gchar * name, const gchar * nick, const gchar * blurb,
+    guint min, guint max, guint def)
+{
+  return g_param_spec_uint (name, nick, blurb, min, max, def,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 }
 
 static void
-install_uint (GObjectClass * klass, guint id, const gchar * name,
-    const gchar * nick, const gchar * blurb, guint min, guint max, guint def)
+init_device_properties (GParamSpec ** properties, gboolean input)
 {
-  g_object_class_install_property (klass, id,
-      g_param_spec_uint (name, nick, blurb, min, max, def,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-}
-
-static void
-install_device_properties (GObjectClass * klass, gboolean input)
-{
-  install_string (klass, GST_IIO_PROP_URI, "uri", "Context URI",
+  properties[GST_IIO_PROP_URI] = string_spec ("uri", "Context URI",
       "libiio context: local: (this machine), ip:HOST (iiod on a network "
       "board), usb:[BUS.DEV.INTF] or xml:FILE", GST_IIO_DEFAULT_URI);
-  install_string (klass, GST_IIO_PROP_DEVICE, "device", "Device",
+  properties[GST_IIO_PROP_DEVICE] = string_spec ("device", "Device",
       input ? "IIO device: id (iio:device0), name (e.g. cf-ad9361-lpc) or "
       "label. Default: the only device with input scan channels (an error "
       "lists them when there are several)" :
       "IIO device: id (iio:device0), name (e.g. cf-ad9361-dds-core-lpc) or "
       "label. Default: the only device with output scan channels (an error "
       "lists them when there are several)", NULL);
-  install_string (klass, GST_IIO_PROP_CHANNELS, "channels", "Channels",
+  properties[GST_IIO_PROP_CHANNELS] = string_spec ("channels", "Channels",
       input ? "Comma-separated input channel ids to capture, e.g. "
       "\"voltage0,voltage1\". Default: every input scan channel except the "
       "timestamp" : "Comma-separated output channel ids to play to, e.g. "
       "\"voltage0,voltage1\". Default: every output scan channel", NULL);
-  install_string (klass, GST_IIO_PROP_ATTRIBUTES, "attributes",
+  properties[GST_IIO_PROP_ATTRIBUTES] = string_spec ("attributes",
       "Attributes", "Device and channel attributes written in this order "
       "when the device is opened, e.g. \"sampling_frequency=1000000,"
       "voltage0.hardwaregain=-10\" (channel attributes as channel.attribute)",
       NULL);
-  install_uint (klass, GST_IIO_PROP_RATE, "rate", "Rate",
+  properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
       "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT,
       0);
 }
 
 static void
-install_queue_properties (GObjectClass * klass, gboolean input)
+init_queue_properties (GParamSpec ** properties, gboolean input)
 {
-  install_uint (klass, GST_IIO_PROP_BUFFER_SIZE, "buffer-size",
+  properties[GST_IIO_PROP_BUFFER_SIZE] = uint_spec ("buffer-size",
       "Buffer size", input ? "Samples (one value of every channel) per "
       "block; each output GstBuffer is one block" : "Samples (one value of "
       "every channel) per block handed to the device", 1, G_MAXINT,
       GST_IIO_DEFAULT_BUFFER_SIZE);
-  install_uint (klass, GST_IIO_PROP_BLOCKS, "blocks", "Blocks",
+  properties[GST_IIO_PROP_BLOCKS] = uint_spec ("blocks", "Blocks",
       input ? "Blocks the device fills in turn. Two stay with the kernel; "
       "when downstream holds all the others, blocks are copied out (see "
       "bytes-copied in stats) instead of starving the device. More blocks "
@@ -123,39 +119,40 @@ install_queue_properties (GObjectClass * klass, gboolean input)
       "stalls upstream before the device runs dry, at the cost of memory "
       "and latency", 1, GST_IIO_MAX_BLOCKS,
       input ? GST_IIO_DEFAULT_SRC_BLOCKS : GST_IIO_DEFAULT_SINK_BLOCKS);
-  g_object_class_install_property (klass, GST_IIO_PROP_IO_MODE,
-      g_param_spec_enum ("io-mode", "I/O mode", "How samples move between "
-          "the device and GStreamer: auto, dmabuf (zero-copy) or copy "
-          "(libiio)", GST_TYPE_IIO_IO_MODE, GST_IIO_IO_MODE_AUTO,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  install_string (klass, GST_IIO_PROP_DMA_HEAP, "dma-heap", "DMA heap",
+  properties[GST_IIO_PROP_IO_MODE] = g_param_spec_enum ("io-mode",
+      "I/O mode", "How samples move between the device and GStreamer: "
+      "auto, dmabuf (zero-copy) or copy (libiio)", GST_TYPE_IIO_IO_MODE,
+      GST_IIO_IO_MODE_AUTO,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[GST_IIO_PROP_DMA_HEAP] = string_spec ("dma-heap", "DMA heap",
       "Where DMABUF blocks are allocated: a heap name in /dev/dma_heap "
       "(system; a CMA heap for devices without scatter-gather DMA), a path "
       "to a heap device, or udmabuf. \"system\" falls back to udmabuf when "
       "there is no system heap", GST_IIO_DEFAULT_DMA_HEAP);
-  install_uint (klass, GST_IIO_PROP_TIMEOUT, "timeout", "Timeout",
+  properties[GST_IIO_PROP_TIMEOUT] = uint_spec ("timeout", "Timeout",
       "Milliseconds one block may take before the element fails with an "
       "error; 0 = automatic (2 block durations + 2 s)", 0, G_MAXINT, 0);
 }
 
+#define STATS_BLURB "Counters of the running or last stream: io-mode " \
+  "(dmabuf, copy, none), blocks, block-bytes, buffers, bytes, " \
+  "bytes-copied (by the CPU), overruns (input: times samples were " \
+  "lost), samples-lost (input: how many, as far as the path can tell), " \
+  "underruns (output: times the device ran dry), dmabuf-imports, and " \
+  "fallback-reason when io-mode=auto chose copy"
+
 void
-gst_iio_common_install_properties (GObjectClass * klass,
+gst_iio_common_init_properties (GParamSpec ** properties,
     GstIioDirection direction)
 {
   gboolean input = direction == GST_IIO_DIRECTION_INPUT;
 
-  install_device_properties (klass, input);
-  install_queue_properties (klass, input);
-  g_object_class_install_property (klass, GST_IIO_PROP_STATS,
-      g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
-          "or last stream: io-mode (dmabuf, copy, none), blocks, "
-          "block-bytes, buffers, bytes, bytes-copied (by the CPU), overruns "
-          "(input: times samples were lost), samples-lost (input: how many, "
-          "as far as the path can tell), underruns (output: times the "
-          "device ran dry), dmabuf-imports, and fallback-reason when "
-          "io-mode=auto chose copy", GST_TYPE_STRUCTURE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  init_device_properties (properties, input);
+  init_queue_properties (properties, input);
+  properties[GST_IIO_PROP_STATS] = g_param_spec_boxed ("stats",
+      "Statistics", input ? STATS_BLURB : STATS_BLURB "; GstBaseSink's "
+      "average-rate, dropped and rendered too", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
 static void

@@ -30,6 +30,9 @@ enum
   GST_IIO_PROP_LAST
 };
 
+/* The author of both elements' metadata. */
+#define GST_IIO_AUTHOR "gst-iio contributors"
+
 #define GST_IIO_DEFAULT_URI "local:"
 #define GST_IIO_DEFAULT_BUFFER_SIZE 4096
 /* iiosrc keeps two blocks with the kernel and copies when downstream
@@ -91,9 +94,10 @@ void gst_iio_common_init (GstIioCommon * self, GstElement * element,
     GstIioDirection direction);
 void gst_iio_common_clear (GstIioCommon * self);
 
-/* Installs the shared properties (ids GST_IIO_PROP_*) with blurbs for
- * @direction. */
-void gst_iio_common_install_properties (GObjectClass * klass,
+/* Fills @properties[GST_IIO_PROP_URI .. GST_IIO_PROP_LAST - 1] with the
+ * shared properties, blurbs for @direction; the element adds its own and
+ * installs the array with g_object_class_install_properties(). */
+void gst_iio_common_init_properties (GParamSpec ** properties,
     GstIioDirection direction);
 /* TRUE when @prop_id is a shared property (handled). */
 gboolean gst_iio_common_set_property (GstIioCommon * self, guint prop_id,

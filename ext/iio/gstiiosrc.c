@@ -42,6 +42,11 @@
 GST_DEBUG_CATEGORY_STATIC (gst_iio_src_debug);
 #define GST_CAT_DEFAULT gst_iio_src_debug
 
+/* The shared properties only (gstiiocommon.h). */
+#define N_PROPS GST_IIO_PROP_LAST
+
+static GParamSpec *properties[N_PROPS];
+
 struct _GstIioSrc
 {
   GstPushSrc parent;
@@ -67,7 +72,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
         "channels = (int) [ 1, MAX ]"));
 
 #define gst_iio_src_parent_class parent_class
-G_DEFINE_TYPE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC);
+G_DEFINE_TYPE_WITH_CODE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC,
+    GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source"));
 GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE,
     GST_TYPE_IIO_SRC);
 
@@ -417,19 +423,20 @@ gst_iio_src_class_init (GstIioSrcClass * klass)
   GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
   GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source");
+  gobject_class->set_property = GST_DEBUG_FUNCPTR (gst_iio_src_set_property);
+  gobject_class->get_property = GST_DEBUG_FUNCPTR (gst_iio_src_get_property);
+  gobject_class->finalize = GST_DEBUG_FUNCPTR (gst_iio_src_finalize);
 
-  gobject_class->set_property = gst_iio_src_set_property;
-  gobject_class->get_property = gst_iio_src_get_property;
-  gobject_class->finalize = gst_iio_src_finalize;
-  gst_iio_common_install_properties (gobject_class, GST_IIO_DIRECTION_INPUT);
+  gst_iio_common_init_properties (properties, GST_IIO_DIRECTION_INPUT);
+  g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "IIO source",
       "Source/Hardware", "Captures the scan channels of a Linux Industrial "
       "I/O device (ADC, SDR receiver, sensor), zero-copy through DMABUFs "
-      "where the kernel allows", "gst-iio");
+      "where the kernel allows", GST_IIO_AUTHOR);
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
+
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_src_change_state);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_iio_src_start);
