@@ -360,6 +360,31 @@ gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
 
 /* ---- GObject ---- */
 
+static gboolean
+add_missing_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  GstStructure *stats = user_data;
+
+  if (!gst_structure_id_has_field (stats, field))
+    gst_structure_id_set_value (stats, field, value);
+
+  return TRUE;
+}
+
+/* Our stats property hides GstBaseSink's: its fields (average-rate,
+ * dropped, rendered) are added to the queue's. */
+static GstStructure *
+gst_iio_sink_get_stats (GstIioSink * self)
+{
+  GstStructure *stats = gst_iio_common_get_stats (&self->common);
+  GstStructure *base = gst_base_sink_get_stats (GST_BASE_SINK (self));
+
+  gst_structure_foreach (base, add_missing_field, stats);
+  gst_structure_free (base);
+
+  return stats;
+}
+
 static void
 gst_iio_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -387,6 +412,11 @@ gst_iio_sink_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstIioSink *self = GST_IIO_SINK (object);
 
+  /* Not under the object lock: the queue and GstBaseSink take it. */
+  if (prop_id == GST_IIO_PROP_STATS) {
+    g_value_take_boxed (value, gst_iio_sink_get_stats (self));
+    return;
+  }
   if (gst_iio_common_get_property (&self->common, prop_id, value))
     return;
 
