@@ -53,12 +53,16 @@ enum
 typedef GstIioQueue *(*GstIioQueueNewFunc) (GstIioDevice * device,
     const GstIioQueueConfig * config, GError ** error);
 
-/* Embedded in the element (not a GObject). Locking: the property fields
- * and the device/queue/caps pointers are guarded by the element's object
- * lock; the state-change thread alone replaces device and queue, and the
- * streaming thread uses them only between start and stop, so it may read
- * them without the lock. Never call into the device or the queue with
- * the object lock held. */
+/* Embedded in the element (not a GObject). Locking: every field but
+ * element and direction is guarded by the element's object lock, which
+ * writers take. The state-change thread is the only writer of device,
+ * rate, device_caps, queue and fallback_reason, and reads them without
+ * it; the streaming thread uses device and queue only between start and
+ * stop, when they do not change, and reads them without it as well. Any
+ * other thread (properties, unlock, queries) takes the lock, and
+ * references the queue under it to call it without (ref_queue). Never
+ * call into the device or the queue with the object lock held: they take
+ * their own locks and may wait. */
 typedef struct
 {
   GstElement *element;          /* the owner; not a reference */
