@@ -97,8 +97,7 @@ init_device_properties (GParamSpec ** properties, gboolean input)
       NULL);
   properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
-      "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT,
-      0);
+      "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT, 0);
 }
 
 static void
@@ -252,8 +251,7 @@ get_string_or_uint (GstIioCommon * self, guint prop_id, GValue * value)
 }
 
 gboolean
-gst_iio_common_get_property (GstIioCommon * self, guint prop_id,
-    GValue * value)
+gst_iio_common_get_property (GstIioCommon * self, guint prop_id, GValue * value)
 {
   gboolean handled = TRUE;
 
@@ -325,9 +323,12 @@ gst_iio_common_post_error_full (GstIioCommon * self, const GError * error,
       g_strdup (error->message), debug, file, function, line);
 }
 
+/* GNU indent breaks the functions after an attribute it cannot parse. */
+/* *INDENT-OFF* */
 static void
 post_settings_error (GstIioCommon * self, const gchar * debug,
     const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+/* *INDENT-ON* */
 
 static void
 post_settings_error (GstIioCommon * self, const gchar * debug,
@@ -530,8 +531,7 @@ gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps)
     return FALSE;
   }
   if (!gst_iio_device_check_caps (self->device, caps, &error)) {
-    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT,
-        caps);
+    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT, caps);
     g_error_free (error);
     return FALSE;
   }
@@ -629,8 +629,7 @@ post_start_error (GstIioCommon * self, GError * error,
     GstIioIoMode io_mode, const GstIioQueueConfig * config)
 {
   if (io_mode == GST_IIO_IO_MODE_DMABUF &&
-      g_error_matches (error, GST_IIO_ERROR,
-          GST_IIO_ERROR_UNSUPPORTED))
+      g_error_matches (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED))
     g_prefix_error (&error, "io-mode=dmabuf is not possible with %s: ",
         gst_iio_device_get_display_name (self->device));
 
@@ -638,8 +637,7 @@ post_start_error (GstIioCommon * self, GError * error,
       "(buffer-size=%u, blocks=%u, sample size %" G_GSIZE_FORMAT ", "
       "dma-heap=%s, timeout %d ms)", io_mode == GST_IIO_IO_MODE_COPY ?
       "copy" : "DMABUF", config->block_samples, config->n_blocks,
-      config->sample_size, GST_STR_NULL (config->dma_heap),
-      config->timeout_ms);
+      config->sample_size, GST_STR_NULL (config->dma_heap), config->timeout_ms);
   g_error_free (error);
 }
 
@@ -668,8 +666,7 @@ choose_and_start_queue (GstIioCommon * self, GstIioIoMode io_mode,
     g_clear_error (&error);
   }
 
-  queue = new_and_start (gst_iio_copy_queue_new, self->device, config,
-      &error);
+  queue = new_and_start (gst_iio_copy_queue_new, self->device, config, &error);
   if (queue == NULL)
     post_start_error (self, error, GST_IIO_IO_MODE_COPY, config);
 

@@ -160,8 +160,7 @@ gst_iio_queue_get_block_bytes (GstIioQueue * self)
 }
 
 void
-gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
-    guint64 value)
+gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat, guint64 value)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
 
@@ -255,8 +254,7 @@ gst_iio_queue_start (GstIioQueue * self, GError ** error)
 }
 
 GstFlowReturn
-gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,
-    GError ** error)
+gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer, GError ** error)
 {
   GstIioQueueClass *klass = GST_IIO_QUEUE_GET_CLASS (self);
 

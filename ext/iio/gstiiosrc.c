@@ -74,8 +74,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define gst_iio_src_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC,
     GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source"));
-GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE,
-    GST_TYPE_IIO_SRC);
+GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE, GST_TYPE_IIO_SRC);
 
 static void
 gst_iio_src_set_property (GObject * object, guint prop_id,
@@ -264,8 +263,7 @@ gst_iio_src_query (GstBaseSrc * src, GstQuery * query)
   /* A block leaves when it is full; up to all of them can be waiting. */
   gst_query_set_latency (query, TRUE, block, block * n_blocks);
   GST_DEBUG_OBJECT (self, "latency min %" GST_TIME_FORMAT " max %"
-      GST_TIME_FORMAT, GST_TIME_ARGS (block),
-      GST_TIME_ARGS (block * n_blocks));
+      GST_TIME_FORMAT, GST_TIME_ARGS (block), GST_TIME_ARGS (block * n_blocks));
 
   return TRUE;
 }
@@ -299,8 +297,7 @@ samples_at (GstIioSrc * self, GstClockTime now)
 {
   if (now <= self->base_time)
     return 0;
-  return gst_util_uint64_scale (now - self->base_time, self->rate,
-      GST_SECOND);
+  return gst_util_uint64_scale (now - self->base_time, self->rate, GST_SECOND);
 }
 
 /* A queue that cannot count what it lost (a libiio buffer replaced after
@@ -334,8 +331,7 @@ report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
 
   s = gst_structure_new ("iio-overrun",
       "offset", G_TYPE_UINT64, self->next_offset,
-      "lost", G_TYPE_UINT64, lost,
-      "counted", G_TYPE_BOOLEAN, counted, NULL);
+      "lost", G_TYPE_UINT64, lost, "counted", G_TYPE_BOOLEAN, counted, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 
