@@ -1303,7 +1303,8 @@ gst_iio_copy_queue_new (GstIioDevice * device,
 
   self = g_object_new (GST_TYPE_IIO_COPY_QUEUE, NULL);
   gst_object_ref_sink (self);
-  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "copy");
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config,
+      GST_IIO_IO_MODE_COPY);
   self->dev = gst_iio_device_get_iio (device);
   self->ctx = ctx;
   self->input = config->direction == GST_IIO_DIRECTION_INPUT;

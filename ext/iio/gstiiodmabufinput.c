@@ -416,7 +416,8 @@ gst_iio_dmabuf_input_new (GstIioDevice * device,
 
   self = g_object_new (GST_TYPE_IIO_DMABUF_INPUT, NULL);
   gst_object_ref_sink (self);
-  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "dmabuf");
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config,
+      GST_IIO_IO_MODE_DMABUF);
 
   return GST_IIO_QUEUE (self);
 }
