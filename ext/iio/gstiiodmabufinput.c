@@ -266,8 +266,7 @@ hand_out (GstIioDmabufInput * self)
 static gboolean
 kernel_queue_low (GstIioDmabufInput * self)
 {
-  return gst_iio_transfers_get_n_queued (self->transfers) <=
-      MIN_KERNEL_BLOCKS;
+  return gst_iio_transfers_get_n_queued (self->transfers) <= MIN_KERNEL_BLOCKS;
 }
 
 /* Downstream holds the other blocks (a filesink batching writes, a deep

@@ -177,8 +177,7 @@ acquire_block (GstIioDmabufOutput * self, GstIioTransfers * transfers,
     if (*mem)
       return GST_FLOW_OK;
 
-    ret = gst_iio_transfers_retire_oldest (transfers, device_timeout_ms,
-        error);
+    ret = gst_iio_transfers_retire_oldest (transfers, device_timeout_ms, error);
     if (ret == GST_FLOW_OK)
       continue;
     if (ret != GST_FLOW_CUSTOM_SUCCESS)
@@ -440,8 +439,7 @@ copy_bytes (GstIioDmabufOutput * self, const guint8 * data, gsize size,
   }
   /* A full last block whose submit a pause interrupted: the resumed call
    * submits it before returning. */
-  if (ret == GST_FLOW_OK && self->pending
-      && self->pending_fill == block_bytes)
+  if (ret == GST_FLOW_OK && self->pending && self->pending_fill == block_bytes)
     ret = submit_pending (self, error);
   self->resume = ret == GST_FLOW_FLUSHING ? done : 0;
   gst_iio_queue_add_stat (GST_IIO_QUEUE (self),
@@ -530,8 +528,7 @@ can_import (GstIioDmabufOutput * self, GstMemory * mem)
 }
 
 static GstFlowReturn
-render_buffer (GstIioDmabufOutput * self, GstBuffer * buffer,
-    GError ** error)
+render_buffer (GstIioDmabufOutput * self, GstBuffer * buffer, GError ** error)
 {
   GstMemory *mem = single_dmabuf_memory (buffer);
   gboolean own = mem && gst_dmabuf_block_allocator_owns (self->blocks, mem);

@@ -8,8 +8,7 @@ struct _GstIioSinkAllocator
   GstIioDmabufOutput *output;   /* strong, immutable */
 };
 
-G_DEFINE_TYPE (GstIioSinkAllocator, gst_iio_sink_allocator,
-    GST_TYPE_ALLOCATOR);
+G_DEFINE_TYPE (GstIioSinkAllocator, gst_iio_sink_allocator, GST_TYPE_ALLOCATOR);
 
 /* A block only as the device takes it: from its first byte, no prefix or
  * padding; the page alignment of a DMABUF fits any @params->align. The

@@ -131,9 +131,11 @@ explain (GstIioTransfers * self, GError ** error)
   return (*error)->code != GST_IIO_ERROR_TIMEOUT;
 }
 
+/* *INDENT-OFF* */
 static void
 fail (GstIioTransfers * self, GError ** error, gint code,
     const gchar * format, ...) G_GNUC_PRINTF (4, 5);
+/* *INDENT-ON* */
 
 /* Sets @error, explained, and keeps it if sticky. */
 static void
@@ -173,8 +175,7 @@ static void
 fail_status (GstIioTransfers * self, gint status, GError ** error)
 {
   if (status == -ENODEV)
-    fail (self, error, GST_IIO_ERROR_DEVICE_LOST, "transfer status %d",
-        status);
+    fail (self, error, GST_IIO_ERROR_DEVICE_LOST, "transfer status %d", status);
   else if (self->direction == GST_IIO_DIRECTION_INPUT)
     fail (self, error, GST_IIO_ERROR_FAILED, "A block from %s failed: %s "
         "(transfer status %d)", device_name (self), g_strerror (-status),
@@ -288,8 +289,7 @@ gst_iio_transfers_enable (GstIioTransfers * self, GError ** error)
 
 gboolean
 gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd, gsize bytes,
-    gboolean cyclic, gpointer payload, GDestroyNotify release,
-    GError ** error)
+    gboolean cyclic, gpointer payload, GDestroyNotify release, GError ** error)
 {
   gboolean output = self->direction == GST_IIO_DIRECTION_OUTPUT;
   GError *err = NULL;
@@ -491,8 +491,7 @@ gst_iio_transfers_wait_oldest (GstIioTransfers * self, gint timeout_ms,
 }
 
 gpointer
-gst_iio_transfers_pop_oldest (GstIioTransfers * self,
-    GstIioTransferInfo * info)
+gst_iio_transfers_pop_oldest (GstIioTransfers * self, GstIioTransferInfo * info)
 {
   gpointer payload;
   Transfer *t;
@@ -650,8 +649,7 @@ gst_iio_transfers_abort_all (GstIioTransfers * self, gsize * bytes)
       pending_bytes += t->bytes;
     }
   }
-  if (enabled && !gst_iio_kernel_buffer_set_enabled (self->kbuf, FALSE,
-          &error)) {
+  if (enabled && !gst_iio_kernel_buffer_set_enabled (self->kbuf, FALSE, &error)) {
     GST_WARNING_OBJECT (self, "%s", error->message);
     g_clear_error (&error);
   }

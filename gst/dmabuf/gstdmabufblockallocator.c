@@ -322,8 +322,7 @@ gst_dmabuf_block_allocator_wait (GstDmabufBlockAllocator * self,
     if (deadline < 0) {
       g_cond_wait (&self->cond, &self->lock);
     } else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)) {
-      if (self->free.length == 0 &&
-          self->counts[GST_DMABUF_BLOCK_QUEUED] == 0)
+      if (self->free.length == 0 && self->counts[GST_DMABUF_BLOCK_QUEUED] == 0)
         ret = GST_FLOW_CUSTOM_ERROR;
       break;
     }
