@@ -48,6 +48,7 @@ struct _GstIioTransfers
   GMutex lock;
   GCond cond;                   /* an enqueue, flushing, abort, error */
   GQueue fifo;                  /* Transfer *, oldest first */
+  guint n_waiters;              /* threads in a cond wait */
   gboolean enabled;
   gboolean flushing;
   gboolean aborted;
@@ -337,7 +338,10 @@ gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd, gsize bytes,
     g_clear_error (&err);
   }
   g_queue_push_tail (&self->fifo, t);
-  g_cond_broadcast (&self->cond);
+  /* GLib's GCond makes a futex call on every broadcast, waiters or not:
+   * a block's round trip must not pay for one. */
+  if (self->n_waiters > 0)
+    g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
   GST_LOG_OBJECT (self, "queued %" G_GSIZE_FORMAT " bytes of DMABUF fd %d%s",
@@ -399,13 +403,16 @@ wait_head (GstIioTransfers * self, gint64 deadline, gint timeout_ms,
       ret = GST_FLOW_CUSTOM_SUCCESS;
       break;
     }
+    self->n_waiters++;
     if (deadline < 0) {
       g_cond_wait (&self->cond, &self->lock);
     } else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)
         && g_queue_is_empty (&self->fifo)) {
+      self->n_waiters--;
       ret = GST_FLOW_CUSTOM_ERROR;
       break;
     }
+    self->n_waiters--;
   }
   g_mutex_unlock (&self->lock);
 
