@@ -329,13 +329,16 @@ gst_dmabuf_block_allocator_wait (GstDmabufBlockAllocator * self,
       ret = GST_FLOW_FLUSHING;
       break;
     }
+    self->n_waiters++;
     if (deadline < 0) {
       g_cond_wait (&self->cond, &self->lock);
     } else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)) {
+      self->n_waiters--;
       if (self->free.length == 0 && self->counts[GST_DMABUF_BLOCK_QUEUED] == 0)
         ret = GST_FLOW_CUSTOM_ERROR;
       break;
     }
+    self->n_waiters--;
   }
   if (ret == GST_FLOW_OK && (self->flushing || self->closed))
     ret = GST_FLOW_FLUSHING;
