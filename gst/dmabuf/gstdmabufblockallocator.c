@@ -37,6 +37,11 @@ struct _GstDmabufBlockAllocator
   guint hooks_running;
   guint n_waiters;              /* threads in a cond wait */
   gboolean flushing;
+  /* close() in two steps: closing (no hook, no acquisition; a block
+   * coming back still goes to the free list, so that none is freed while
+   * close() detaches them all), then closed (a block coming back is
+   * freed). */
+  gboolean closing;
   gboolean closed;
 };
 
@@ -305,7 +310,7 @@ gst_dmabuf_block_allocator_try_acquire (GstDmabufBlockAllocator * self,
     return NULL;
 
   g_mutex_lock (&self->lock);
-  if (!self->flushing && !self->closed)
+  if (!self->flushing && !self->closing)
     mem = g_queue_pop_head (&self->free);
   if (mem)
     set_state (self, block_of (mem), GST_DMABUF_BLOCK_OUTSTANDING);
@@ -325,7 +330,7 @@ gst_dmabuf_block_allocator_wait (GstDmabufBlockAllocator * self,
 
   g_mutex_lock (&self->lock);
   while (self->free.length == 0 && self->counts[GST_DMABUF_BLOCK_QUEUED] == 0) {
-    if (self->flushing || self->closed) {
+    if (self->flushing || self->closing) {
       ret = GST_FLOW_FLUSHING;
       break;
     }
@@ -340,7 +345,7 @@ gst_dmabuf_block_allocator_wait (GstDmabufBlockAllocator * self,
     }
     self->n_waiters--;
   }
-  if (ret == GST_FLOW_OK && (self->flushing || self->closed))
+  if (ret == GST_FLOW_OK && (self->flushing || self->closing))
     ret = GST_FLOW_FLUSHING;
   g_mutex_unlock (&self->lock);
 
@@ -386,11 +391,11 @@ gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self)
   guint i;
 
   g_mutex_lock (&self->lock);
-  if (self->closed) {
+  if (self->closing) {
     g_mutex_unlock (&self->lock);
     return;
   }
-  self->closed = TRUE;
+  self->closing = TRUE;
   self->released = NULL;
   g_cond_broadcast (&self->cond);
   /* A hook that began before may still use the owner. */
@@ -399,10 +404,7 @@ gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self)
     g_cond_wait (&self->cond, &self->lock);
     self->n_waiters--;
   }
-  free_blocks = self->free;
-  g_queue_init (&self->free);
-  /* Each block's fd stays open until its memory goes: every one of
-   * them, outstanding or not, can be detached now. */
+  /* No block is freed before `closed`: every fd is still open. */
   detach = g_ptr_array_new ();
   for (i = 0; i < self->blocks->len; i++) {
     block = g_ptr_array_index (self->blocks, i);
@@ -417,6 +419,12 @@ gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self)
     self->attacher.detach (self->target,
         GPOINTER_TO_INT (g_ptr_array_index (detach, i)));
   g_ptr_array_unref (detach);
+
+  g_mutex_lock (&self->lock);
+  self->closed = TRUE;
+  free_blocks = self->free;
+  g_queue_init (&self->free);
+  g_mutex_unlock (&self->lock);
 
   GST_DEBUG_OBJECT (self, "closed: %u of %u blocks free, the others freed "
       "when they come back", free_blocks.length, self->blocks->len);
