@@ -51,17 +51,8 @@ typedef struct
 } GstDmabufAttacher;
 
 #define GST_TYPE_DMABUF_BLOCK_ALLOCATOR (gst_dmabuf_block_allocator_get_type ())
-G_DECLARE_DERIVABLE_TYPE (GstDmabufBlockAllocator,
-    gst_dmabuf_block_allocator, GST, DMABUF_BLOCK_ALLOCATOR,
-    GstDmaBufAllocator)
-
-struct _GstDmabufBlockAllocatorClass
-{
-  GstDmaBufAllocatorClass parent_class;
-
-  /*< private > */
-  gpointer _gst_reserved[GST_PADDING];
-};
+G_DECLARE_FINAL_TYPE (GstDmabufBlockAllocator, gst_dmabuf_block_allocator,
+    GST, DMABUF_BLOCK_ALLOCATOR, GstDmaBufAllocator)
 
 /* @block came back with one reference, now the hook's, in state FREE but
  * not on the free list: the hook enqueues it again or calls put_free().
@@ -69,12 +60,11 @@ struct _GstDmabufBlockAllocatorClass
 typedef void (*GstDmabufBlockReleasedFunc) (GstDmabufBlockAllocator * self,
     GstMemory * block, gpointer user_data);
 
-/* For subclasses (g_object_new): sets the block size, the attacher and
- * its @target (not referenced: close() must come before it goes). */
-void gst_dmabuf_block_allocator_configure (GstDmabufBlockAllocator * self,
-    gsize block_bytes, const GstDmabufAttacher * attacher, gpointer target);
-
-/* @attacher may be NULL (blocks nobody attaches: tests, CPU producers). */
+/* @attacher may be NULL (blocks nobody attaches: tests, CPU producers);
+ * @target is not referenced: close() must come before it goes. Not an
+ * allocator to offer upstream (gst_allocator_alloc() on it gives NULL):
+ * the owner hands blocks out, or wraps it in an allocator that knows how
+ * to wait for its transfers (gstiiooutputallocator.h). */
 GstDmabufBlockAllocator *gst_dmabuf_block_allocator_new (gsize block_bytes,
     const GstDmabufAttacher * attacher, gpointer target);
 
@@ -131,8 +121,9 @@ void gst_dmabuf_block_allocator_put_free (GstDmabufBlockAllocator * self,
     GstMemory * block);
 
 /* The owner stops: detaches every block, frees the free ones now and the
- * others when they come back; no hook is called after it returns (one
- * already running in another thread may still finish). Idempotent. */
+ * others when they come back; waits for a released hook running in
+ * another thread, and calls none after it returns. Never call it from
+ * the hook. Idempotent. */
 void gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self);
 
 G_END_DECLS
