@@ -299,6 +299,10 @@ GST_START_TEST (test_blocks)
   check_device_init (&d);
   alloc = new_allocator (N_BLOCKS, &d, fds);
   fail_unless (GST_IS_DMABUF_ALLOCATOR (alloc));
+  /* not an allocator to offer upstream: blocks are handed out */
+  fail_unless (gst_allocator_alloc (GST_ALLOCATOR (alloc), 100, NULL) ==
+      NULL);
+  check_counts (alloc, N_BLOCKS, 0, 0);
   fail_unless_equals_int (d.n_attach, N_BLOCKS);
   for (guint i = 0; i < N_BLOCKS; i++)
     fail_unless (d.ino_of_fd[fds[i]] == check_ino (fds[i]),
