@@ -3,8 +3,9 @@
  * DMABUFs and a counting attacher (suite 'host', under ASan and UBSan in
  * CI): one attach per DMABUF however many memories wrap it (dup'd fds,
  * shares), one per cache behind a tee, the detach when the last memory
- * goes, clear(), a failed attach, memories freed in other threads, and
- * imports, frees and clears racing. */
+ * goes, clear(), a failed attach, another owner's recycled blocks,
+ * memories freed in other threads, and imports, frees and clears
+ * racing. */
 #include "dmabufcheck.h"
 #include "gstdmabufimportcache.h"
 
@@ -314,6 +315,45 @@ GST_START_TEST (test_import_failure)
 
 GST_END_TEST;
 
+/* iiosrc ! iiosink: the memories are another owner's recycled blocks
+ * (a GstDmabufBlockAllocator's). A recycled memory is not freed, so the
+ * attachment follows the block: one attach across its trips, one detach
+ * when the block is really freed, after its allocator's close. */
+GST_START_TEST (test_recycled_blocks)
+{
+  guint fds0 = check_count_fds ();
+  GstDmabufBlockAllocator *blocks;
+  GstDmabufImportCache *cache;
+  GError *err = NULL;
+  GstMemory *mem;
+  CheckDevice d;
+
+  check_device_init (&d);
+  cache = gst_dmabuf_import_cache_new (&check_attacher, &d);
+  blocks = gst_dmabuf_block_allocator_new (SIZE, NULL, NULL);
+  fail_unless (gst_dmabuf_block_allocator_add_block (blocks,
+          check_memfd (SIZE), &err), "%s", err ? err->message : "");
+
+  for (guint i = 0; i < 5; i++) {
+    mem = gst_dmabuf_block_allocator_try_acquire (blocks, i ? SIZE : 100);
+    fail_unless (mem != NULL);
+    import (cache, mem);
+    check_attached (cache, &d, 1, 0);
+    gst_memory_unref (mem);
+    check_attached (cache, &d, 1, 0);
+  }
+
+  gst_dmabuf_block_allocator_close (blocks);
+  check_attached (cache, &d, 1, 1);
+  gst_object_unref (blocks);
+  fail_unless_equals_int (check_count_fds (), fds0);
+
+  gst_object_unref (cache);
+  check_device_clear (&d);
+}
+
+GST_END_TEST;
+
 static gpointer
 free_all (gpointer data)
 {
@@ -485,6 +525,7 @@ dmabufimportcache_suite (void)
   tcase_add_test (tc, test_clear);
   tcase_add_test (tc, test_cache_goes_first);
   tcase_add_test (tc, test_import_failure);
+  tcase_add_test (tc, test_recycled_blocks);
   tcase_add_test (tc, test_foreign_threads);
   tcase_add_test (tc, test_stress);
 
