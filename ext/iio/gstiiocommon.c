@@ -25,31 +25,6 @@ ensure_debug_category (void)
   }
 }
 
-GType
-gst_iio_io_mode_get_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    {GST_IIO_IO_MODE_AUTO,
-        "Zero-copy DMABUF where the kernel and the device support it, "
-          "else copy", "auto"},
-    {GST_IIO_IO_MODE_DMABUF,
-        "Zero-copy DMABUF blocks (Linux 6.11+, DMA-type buffer, local "
-          "context), an error otherwise", "dmabuf"},
-    {GST_IIO_IO_MODE_COPY,
-        "Through libiio with one CPU copy (every context and kernel)", "copy"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstIioIoMode", values);
-
-    g_once_init_leave (&type, t);
-  }
-
-  return (GType) type;
-}
-
 void
 gst_iio_common_init (GstIioCommon * self, GstElement * element,
     GstIioDirection direction)
@@ -81,64 +56,59 @@ gst_iio_common_clear (GstIioCommon * self)
 
 /* ---- properties ---- */
 
-static void
-install_string (GObjectClass * klass, guint id, const gchar * name,
-    const gchar * nick, const gchar * blurb, const gchar * def)
+static GParamSpec *
+string_spec (const gchar * name, const gchar * nick, const gchar * blurb,
+    const gchar * def)
 {
-  g_object_class_install_property (klass, id,
-      g_param_spec_string (name, nick, blurb, def,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+  return g_param_spec_string (name, nick, blurb, def,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+}
+
+static GParamSpec *
+uint_spec (const gchar * name, const gchar * nick, const gchar * blurb,
+    guint min, guint max, guint def)
+{
+  return g_param_spec_uint (name, nick, blurb, min, max, def,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 }
 
 static void
-install_uint (GObjectClass * klass, guint id, const gchar * name,
-    const gchar * nick, const gchar * blurb, guint min, guint max, guint def)
+init_device_properties (GParamSpec ** properties, gboolean input)
 {
-  g_object_class_install_property (klass, id,
-      g_param_spec_uint (name, nick, blurb, min, max, def,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-}
-
-static void
-install_device_properties (GObjectClass * klass, gboolean input)
-{
-  install_string (klass, GST_IIO_PROP_URI, "uri", "Context URI",
+  properties[GST_IIO_PROP_URI] = string_spec ("uri", "Context URI",
       "libiio context: local: (this machine), ip:HOST (iiod on a network "
       "board), usb:[BUS.DEV.INTF] or xml:FILE", GST_IIO_DEFAULT_URI);
-  install_string (klass, GST_IIO_PROP_DEVICE, "device", "Device",
+  properties[GST_IIO_PROP_DEVICE] = string_spec ("device", "Device",
       input ? "IIO device: id (iio:device0), name (e.g. cf-ad9361-lpc) or "
       "label. Default: the only device with input scan channels (an error "
       "lists them when there are several)" :
       "IIO device: id (iio:device0), name (e.g. cf-ad9361-dds-core-lpc) or "
       "label. Default: the only device with output scan channels (an error "
       "lists them when there are several)", NULL);
-  install_string (klass, GST_IIO_PROP_CHANNELS, "channels", "Channels",
+  properties[GST_IIO_PROP_CHANNELS] = string_spec ("channels", "Channels",
       input ? "Comma-separated input channel ids to capture, e.g. "
       "\"voltage0,voltage1\". Default: every input scan channel except the "
       "timestamp" : "Comma-separated output channel ids to play to, e.g. "
       "\"voltage0,voltage1\". Default: every output scan channel", NULL);
-  install_string (klass, GST_IIO_PROP_ATTRIBUTES, "attributes",
+  properties[GST_IIO_PROP_ATTRIBUTES] = string_spec ("attributes",
       "Attributes", "Device and channel attributes written in this order "
       "when the device is opened, e.g. \"sampling_frequency=1000000,"
       "voltage0.hardwaregain=-10\" (channel attributes as channel.attribute)",
       NULL);
-  install_uint (klass, GST_IIO_PROP_RATE, "rate", "Rate",
+  properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
-      "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT,
-      0);
+      "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT, 0);
 }
 
 static void
-install_queue_properties (GObjectClass * klass, gboolean input)
+init_queue_properties (GParamSpec ** properties, gboolean input)
 {
-  install_uint (klass, GST_IIO_PROP_BUFFER_SIZE, "buffer-size",
+  properties[GST_IIO_PROP_BUFFER_SIZE] = uint_spec ("buffer-size",
       "Buffer size", input ? "Samples (one value of every channel) per "
       "block; each output GstBuffer is one block" : "Samples (one value of "
       "every channel) per block handed to the device", 1, G_MAXINT,
       GST_IIO_DEFAULT_BUFFER_SIZE);
-  install_uint (klass, GST_IIO_PROP_BLOCKS, "blocks", "Blocks",
+  properties[GST_IIO_PROP_BLOCKS] = uint_spec ("blocks", "Blocks",
       input ? "Blocks the device fills in turn. Two stay with the kernel; "
       "when downstream holds all the others, blocks are copied out (see "
       "bytes-copied in stats) instead of starving the device. More blocks "
@@ -148,39 +118,40 @@ install_queue_properties (GObjectClass * klass, gboolean input)
       "stalls upstream before the device runs dry, at the cost of memory "
       "and latency", 1, GST_IIO_MAX_BLOCKS,
       input ? GST_IIO_DEFAULT_SRC_BLOCKS : GST_IIO_DEFAULT_SINK_BLOCKS);
-  g_object_class_install_property (klass, GST_IIO_PROP_IO_MODE,
-      g_param_spec_enum ("io-mode", "I/O mode", "How samples move between "
-          "the device and GStreamer: auto, dmabuf (zero-copy) or copy "
-          "(libiio)", GST_TYPE_IIO_IO_MODE, GST_IIO_IO_MODE_AUTO,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  install_string (klass, GST_IIO_PROP_DMA_HEAP, "dma-heap", "DMA heap",
+  properties[GST_IIO_PROP_IO_MODE] = g_param_spec_enum ("io-mode",
+      "I/O mode", "How samples move between the device and GStreamer: "
+      "auto, dmabuf (zero-copy) or copy (libiio)", GST_TYPE_IIO_IO_MODE,
+      GST_IIO_IO_MODE_AUTO,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[GST_IIO_PROP_DMA_HEAP] = string_spec ("dma-heap", "DMA heap",
       "Where DMABUF blocks are allocated: a heap name in /dev/dma_heap "
       "(system; a CMA heap for devices without scatter-gather DMA), a path "
       "to a heap device, or udmabuf. \"system\" falls back to udmabuf when "
       "there is no system heap", GST_IIO_DEFAULT_DMA_HEAP);
-  install_uint (klass, GST_IIO_PROP_TIMEOUT, "timeout", "Timeout",
+  properties[GST_IIO_PROP_TIMEOUT] = uint_spec ("timeout", "Timeout",
       "Milliseconds one block may take before the element fails with an "
       "error; 0 = automatic (2 block durations + 2 s)", 0, G_MAXINT, 0);
 }
 
+#define STATS_BLURB "Counters of the running or last stream: io-mode " \
+  "(dmabuf, copy, none), blocks, block-bytes, buffers, bytes, " \
+  "bytes-copied (by the CPU), overruns (input: times samples were " \
+  "lost), samples-lost (input: how many, as far as the path can tell), " \
+  "underruns (output: times the device ran dry), dmabuf-imports, and " \
+  "fallback-reason when io-mode=auto chose copy"
+
 void
-gst_iio_common_install_properties (GObjectClass * klass,
+gst_iio_common_init_properties (GParamSpec ** properties,
     GstIioDirection direction)
 {
   gboolean input = direction == GST_IIO_DIRECTION_INPUT;
 
-  install_device_properties (klass, input);
-  install_queue_properties (klass, input);
-  g_object_class_install_property (klass, GST_IIO_PROP_STATS,
-      g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
-          "or last stream: io-mode (dmabuf, copy, none), blocks, "
-          "block-bytes, buffers, bytes, bytes-copied (by the CPU), overruns "
-          "(input: times samples were lost), samples-lost (input: how many, "
-          "as far as the path can tell), underruns (output: times the "
-          "device ran dry), dmabuf-imports, and fallback-reason when "
-          "io-mode=auto chose copy", GST_TYPE_STRUCTURE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  init_device_properties (properties, input);
+  init_queue_properties (properties, input);
+  properties[GST_IIO_PROP_STATS] = g_param_spec_boxed ("stats",
+      "Statistics", input ? STATS_BLURB : STATS_BLURB "; GstBaseSink's "
+      "average-rate, dropped and rendered too", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
 static void
@@ -280,8 +251,7 @@ get_string_or_uint (GstIioCommon * self, guint prop_id, GValue * value)
 }
 
 gboolean
-gst_iio_common_get_property (GstIioCommon * self, guint prop_id,
-    GValue * value)
+gst_iio_common_get_property (GstIioCommon * self, guint prop_id, GValue * value)
 {
   gboolean handled = TRUE;
 
@@ -353,9 +323,12 @@ gst_iio_common_post_error_full (GstIioCommon * self, const GError * error,
       g_strdup (error->message), debug, file, function, line);
 }
 
+/* GNU indent breaks the functions after an attribute it cannot parse. */
+/* *INDENT-OFF* */
 static void
 post_settings_error (GstIioCommon * self, const gchar * debug,
     const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+/* *INDENT-ON* */
 
 static void
 post_settings_error (GstIioCommon * self, const gchar * debug,
@@ -558,8 +531,7 @@ gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps)
     return FALSE;
   }
   if (!gst_iio_device_check_caps (self->device, caps, &error)) {
-    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT,
-        caps);
+    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT, caps);
     g_error_free (error);
     return FALSE;
   }
@@ -657,8 +629,7 @@ post_start_error (GstIioCommon * self, GError * error,
     GstIioIoMode io_mode, const GstIioQueueConfig * config)
 {
   if (io_mode == GST_IIO_IO_MODE_DMABUF &&
-      g_error_matches (error, GST_IIO_ERROR,
-          GST_IIO_ERROR_UNSUPPORTED))
+      g_error_matches (error, GST_IIO_ERROR, GST_IIO_ERROR_UNSUPPORTED))
     g_prefix_error (&error, "io-mode=dmabuf is not possible with %s: ",
         gst_iio_device_get_display_name (self->device));
 
@@ -666,8 +637,7 @@ post_start_error (GstIioCommon * self, GError * error,
       "(buffer-size=%u, blocks=%u, sample size %" G_GSIZE_FORMAT ", "
       "dma-heap=%s, timeout %d ms)", io_mode == GST_IIO_IO_MODE_COPY ?
       "copy" : "DMABUF", config->block_samples, config->n_blocks,
-      config->sample_size, GST_STR_NULL (config->dma_heap),
-      config->timeout_ms);
+      config->sample_size, GST_STR_NULL (config->dma_heap), config->timeout_ms);
   g_error_free (error);
 }
 
@@ -696,8 +666,7 @@ choose_and_start_queue (GstIioCommon * self, GstIioIoMode io_mode,
     g_clear_error (&error);
   }
 
-  queue = new_and_start (gst_iio_copy_queue_new, self->device, config,
-      &error);
+  queue = new_and_start (gst_iio_copy_queue_new, self->device, config, &error);
   if (queue == NULL)
     post_start_error (self, error, GST_IIO_IO_MODE_COPY, config);
 
@@ -745,16 +714,18 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
   GstIioIoMode io_mode;
   GstIioQueue *queue = NULL;
   gchar *dma_heap = NULL;
+  gboolean reopen;
 
-  if (self->device == NULL || self->reopen) {
+  GST_OBJECT_LOCK (self->element);
+  reopen = self->device == NULL || self->reopen;
+  g_clear_pointer (&self->fallback_reason, g_free);
+  GST_OBJECT_UNLOCK (self->element);
+
+  if (reopen) {
     gst_iio_common_close (self);
     if (!gst_iio_common_open (self))
       return FALSE;
   }
-
-  GST_OBJECT_LOCK (self->element);
-  g_clear_pointer (&self->fallback_reason, g_free);
-  GST_OBJECT_UNLOCK (self->element);
 
   if (build_config (self, cyclic, &config, &dma_heap, &io_mode) &&
       check_dma_heap (self, dma_heap))
@@ -778,8 +749,9 @@ queue_stats (GstIioQueue * queue, const gchar * fallback_reason)
   GstStructure *s = gst_iio_queue_get_stats (queue);
 
   if (fallback_reason)
-    gst_structure_set (s, "fallback-reason", G_TYPE_STRING, fallback_reason,
-        NULL);
+    gst_structure_set (s,
+        gst_iio_queue_stat_name (GST_IIO_QUEUE_STAT_FALLBACK_REASON),
+        G_TYPE_STRING, fallback_reason, NULL);
 
   return s;
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What iiosrc and iiosink share: the io-mode enum, one property set
- * installed from one place, and the state-change logic (open the device,
+/* What iiosrc and iiosink share: one property set defined in one place, and the state-change logic (open the device,
  * pick and start the queue, stop) with the element errors it posts. The
  * direction (input for iiosrc, output for iiosink) is a parameter; the
  * element passes the constructor of its DMABUF queue. */
@@ -12,18 +11,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum
-{
-  GST_IIO_IO_MODE_AUTO,
-  GST_IIO_IO_MODE_DMABUF,
-  GST_IIO_IO_MODE_COPY,
-} GstIioIoMode;
-
-#define GST_TYPE_IIO_IO_MODE (gst_iio_io_mode_get_type ())
-GType gst_iio_io_mode_get_type (void);
-
-/* Ids of the shared properties; an element numbers its own properties
- * from GST_IIO_PROP_LAST. */
+/* Ids of the shared properties, indexes of the element's properties[]
+ * array; an element numbers its own properties from GST_IIO_PROP_LAST. */
 enum
 {
   GST_IIO_PROP_0,
@@ -40,6 +29,9 @@ enum
   GST_IIO_PROP_STATS,
   GST_IIO_PROP_LAST
 };
+
+/* The author of both elements' metadata. */
+#define GST_IIO_AUTHOR "gst-iio contributors"
 
 #define GST_IIO_DEFAULT_URI "local:"
 #define GST_IIO_DEFAULT_BUFFER_SIZE 4096
@@ -61,12 +53,16 @@ enum
 typedef GstIioQueue *(*GstIioQueueNewFunc) (GstIioDevice * device,
     const GstIioQueueConfig * config, GError ** error);
 
-/* Embedded in the element (not a GObject). Locking: the property fields
- * and the device/queue/caps pointers are guarded by the element's object
- * lock; the state-change thread alone replaces device and queue, and the
- * streaming thread uses them only between start and stop, so it may read
- * them without the lock. Never call into the device or the queue with
- * the object lock held. */
+/* Embedded in the element (not a GObject). Locking: every field but
+ * element and direction is guarded by the element's object lock, which
+ * writers take. The state-change thread is the only writer of device,
+ * rate, device_caps, queue and fallback_reason, and reads them without
+ * it; the streaming thread uses device and queue only between start and
+ * stop, when they do not change, and reads them without it as well. Any
+ * other thread (properties, unlock, queries) takes the lock, and
+ * references the queue under it to call it without (ref_queue). Never
+ * call into the device or the queue with the object lock held: they take
+ * their own locks and may wait. */
 typedef struct
 {
   GstElement *element;          /* the owner; not a reference */
@@ -102,9 +98,10 @@ void gst_iio_common_init (GstIioCommon * self, GstElement * element,
     GstIioDirection direction);
 void gst_iio_common_clear (GstIioCommon * self);
 
-/* Installs the shared properties (ids GST_IIO_PROP_*) with blurbs for
- * @direction. */
-void gst_iio_common_install_properties (GObjectClass * klass,
+/* Fills @properties[GST_IIO_PROP_URI .. GST_IIO_PROP_LAST - 1] with the
+ * shared properties, blurbs for @direction; the element adds its own and
+ * installs the array with g_object_class_install_properties(). */
+void gst_iio_common_init_properties (GParamSpec ** properties,
     GstIioDirection direction);
 /* TRUE when @prop_id is a shared property (handled). */
 gboolean gst_iio_common_set_property (GstIioCommon * self, guint prop_id,

@@ -220,7 +220,8 @@ io_failed (GstIioCopyQueue * self, const gchar * call, gssize ret,
   set_io_error (self, call, (gint) - ret, error);
   /* A libiio client started beside us (iio_readdev) disabled our buffer:
    * refill then times out, push finds no room. Say so. */
-  gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE (self)), error);
+  gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE
+          (self)), error);
   GST_WARNING_OBJECT (self, "%s", (*error)->message);
 
   return GST_FLOW_ERROR;
@@ -301,8 +302,7 @@ try_create (GstIioCopyQueue * self, guint samples, gboolean cyclic,
 
 /* Publishes @buf; cancels it at once if a flush began meanwhile. */
 static void
-publish_buffer (GstIioCopyQueue * self, struct iio_buffer *buf,
-    guint samples)
+publish_buffer (GstIioCopyQueue * self, struct iio_buffer *buf, guint samples)
 {
   g_mutex_lock (&self->lock);
   self->buf = buf;
@@ -366,8 +366,7 @@ destroy_buffer (GstIioCopyQueue * self)
   iio_buffer_destroy (buf);
   /* Ours again until the next create (see hand_to_libiio); if another
    * program took it meanwhile, that create says the device is busy. */
-  gst_iio_device_claim (gst_iio_queue_get_device (GST_IIO_QUEUE (self)),
-      NULL);
+  gst_iio_device_claim (gst_iio_queue_get_device (GST_IIO_QUEUE (self)), NULL);
 }
 
 static void start_timeline (GstIioCopyQueue * self, gint64 created_ns);
@@ -611,7 +610,7 @@ wait_room (GstIioCopyQueue * self)
   if (!self->local || idle <= 0)
     return GST_FLOW_OK;
   now = g_get_monotonic_time ();
-  deadline = timeout_ms > 0 ? now + (gint64) timeout_ms * 1000 : G_MAXINT64;
+  deadline = timeout_ms > 0 ? now + (gint64) timeout_ms *1000 : G_MAXINT64;
   /* An attribute that cannot be read (the device went): push, and let it
    * fail. */
   while ((avail = read_buffer_attr (self, "data_available")) >= 0
@@ -1208,8 +1207,7 @@ gst_iio_copy_queue_start (GstIioQueue * queue, GError ** error)
     set_io_error (self, "iio_context_set_timeout", -ret, error);
     return FALSE;
   }
-  if (!gst_iio_device_read_rate (gst_iio_queue_get_device (queue),
-          &self->rate))
+  if (!gst_iio_device_read_rate (gst_iio_queue_get_device (queue), &self->rate))
     self->rate = 0;
   if (self->input)
     self->pool = make_pool (self->block_bytes);
@@ -1218,8 +1216,7 @@ gst_iio_copy_queue_start (GstIioQueue * queue, GError ** error)
   self->unplayed = FALSE;
   GST_INFO_OBJECT (self, "copy path for %s: blocks of %u samples, %"
       G_GSIZE_FORMAT " bytes, timeout %d ms, rate %u", dev_name (self),
-      config->block_samples, self->block_bytes, config->timeout_ms,
-      self->rate);
+      config->block_samples, self->block_bytes, config->timeout_ms, self->rate);
 
   return TRUE;
 }
@@ -1303,7 +1300,8 @@ gst_iio_copy_queue_new (GstIioDevice * device,
 
   self = g_object_new (GST_TYPE_IIO_COPY_QUEUE, NULL);
   gst_object_ref_sink (self);
-  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config, "copy");
+  gst_iio_queue_init_config (GST_IIO_QUEUE (self), device, config,
+      GST_IIO_IO_MODE_COPY);
   self->dev = gst_iio_device_get_iio (device);
   self->ctx = ctx;
   self->input = config->direction == GST_IIO_DIRECTION_INPUT;

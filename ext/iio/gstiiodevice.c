@@ -418,8 +418,7 @@ set_channel_error (GstIioDevice * self, const gchar * name, GError ** error)
         "Channel \"%s\" of %s is an %s channel, not %s; %s channels: %s",
         name, self->display_name,
         direction_word (out ? GST_IIO_DIRECTION_INPUT :
-            GST_IIO_DIRECTION_OUTPUT), dir,
-        dir, valid);
+            GST_IIO_DIRECTION_OUTPUT), dir, dir, valid);
   else if ((chn = iio_device_find_channel (self->dev, name, out)))
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "Channel \"%s\" of %s is not a scan element and cannot be streamed; "
@@ -469,8 +468,7 @@ parse_channel_list (GstIioDevice * self, const gchar * channels,
   for (i = 0; ok && items[i]; i++) {
     struct iio_channel *chn;
 
-    chn = lookup_channel (self, g_strstrip (items[i]), chosen, channels,
-        error);
+    chn = lookup_channel (self, g_strstrip (items[i]), chosen, channels, error);
     if (chn)
       g_ptr_array_add (chosen, chn);
     ok = chn != NULL;
@@ -601,8 +599,7 @@ resolve_channel_attr (GstIioDevice * self, const gchar * name,
     valid = list_channels (self, self->direction);
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "%s has no channel \"%s\" (attribute \"%s\"); %s channels: %s",
-        self->display_name, id, name, direction_word (self->direction),
-        valid);
+        self->display_name, id, name, direction_word (self->direction), valid);
   } else if (!(w->attr = iio_channel_find_attr (w->chn, dot + 1))) {
     valid = list_channel_attrs (w->chn);
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The DMABUF path of an output (DAC) IIO buffer. Three ways in:
- * - a buffer of our own pool (gstiiodmabufpool.h: blocks attached at
- *   start, offered upstream by propose_allocation) is enqueued as it is;
+ * - a buffer of our own blocks (attached at start, offered upstream by
+ *   propose_allocation through gstiiosinkallocator.h) is enqueued as it is;
  * - a buffer of one foreign DMABUF memory (offset 0) is imported: attached
  *   once per DMABUF and sink, enqueued with its size, and kept referenced
  *   until its fence signals ("dmabuf-imports");
@@ -42,12 +42,14 @@ G_DECLARE_FINAL_TYPE (GstIioDmabufOutput, gst_iio_dmabuf_output, GST,
 GstIioQueue *gst_iio_dmabuf_output_new (GstIioDevice * device,
     const GstIioQueueConfig * config, GError ** error);
 
-/* Called from a thread of upstream's (a pool acquisition that waited for
- * the device in vain) with the error the element must post, since the
- * queue then returns GST_FLOW_ERROR to upstream, not to the element. */
-typedef void (*GstIioDmabufOutputErrorFunc) (const GError * error,
-    gpointer user_data);
-void gst_iio_dmabuf_output_set_error_func (GstIioDmabufOutput * self,
-    GstIioDmabufOutputErrorFunc func, gpointer user_data);
+/* For upstream's allocations (gstiiosinkallocator.h), in upstream's
+ * thread: a block of @size bytes, OUTSTANDING, or NULL when @size does not
+ * fit a block, the queue is not started, flushing for a flush or stop, or
+ * the device failed (the error is kept for the streaming thread, which
+ * posts it: upstream then writes to system memory). Waits for the device
+ * as long as the queue's timeout, for a block held elsewhere without
+ * limit (like a pool), and across a pause. */
+GstMemory *gst_iio_dmabuf_output_alloc_block (GstIioDmabufOutput * self,
+    gsize size);
 
 G_END_DECLS

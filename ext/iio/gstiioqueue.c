@@ -3,31 +3,86 @@
 
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_iio_queue_debug);
-#define GST_CAT_DEFAULT gst_iio_queue_debug
-
 typedef struct
 {
   GstIioDevice *device;
   GstIioQueueConfig config;
   gchar *dma_heap;
-  const gchar *io_mode;
+  GstIioIoMode io_mode;
   /* Updated from the streaming thread and from buffer release callbacks,
    * read from the application thread. A mutex rather than 64-bit atomics,
    * which 32-bit ARM boards lack. Leaf lock: nothing is called under it. */
   GMutex stats_lock;
-  guint64 stats[GST_IIO_QUEUE_N_STATS];
+  guint64 stats[GST_IIO_QUEUE_N_COUNTERS];
 } GstIioQueuePrivate;
 
-G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstIioQueue, gst_iio_queue, GST_TYPE_OBJECT,
-    G_ADD_PRIVATE (GstIioQueue)
-    GST_DEBUG_CATEGORY_INIT (gst_iio_queue_debug, "iioqueue", 0,
-        "IIO block queue"));
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstIioQueue, gst_iio_queue,
+    GST_TYPE_OBJECT);
 
-static const gchar *stat_names[GST_IIO_QUEUE_N_STATS] = {
-  "buffers", "bytes", "bytes-copied", "overruns", "underruns",
-  "dmabuf-imports", "samples-lost",
+/* The names users see in the stats property (docs/iiosrc.md,
+ * docs/iiosink.md): never rename one. */
+static const gchar *const stat_names[GST_IIO_QUEUE_N_STATS] = {
+  [GST_IIO_QUEUE_STAT_BUFFERS] = "buffers",
+  [GST_IIO_QUEUE_STAT_BYTES] = "bytes",
+  [GST_IIO_QUEUE_STAT_BYTES_COPIED] = "bytes-copied",
+  [GST_IIO_QUEUE_STAT_OVERRUNS] = "overruns",
+  [GST_IIO_QUEUE_STAT_UNDERRUNS] = "underruns",
+  [GST_IIO_QUEUE_STAT_DMABUF_IMPORTS] = "dmabuf-imports",
+  [GST_IIO_QUEUE_STAT_SAMPLES_LOST] = "samples-lost",
+  [GST_IIO_QUEUE_STAT_IO_MODE] = "io-mode",
+  [GST_IIO_QUEUE_STAT_BLOCKS] = "blocks",
+  [GST_IIO_QUEUE_STAT_BLOCK_BYTES] = "block-bytes",
+  [GST_IIO_QUEUE_STAT_FALLBACK_REASON] = "fallback-reason",
 };
+
+/* The io-mode field of stats for no stream. */
+#define IO_MODE_NONE "none"
+
+GType
+gst_iio_io_mode_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_IIO_IO_MODE_AUTO,
+        "Zero-copy DMABUF where the kernel and the device support it, "
+          "else copy", "auto"},
+    {GST_IIO_IO_MODE_DMABUF,
+        "Zero-copy DMABUF blocks (Linux 6.11+, DMA-type buffer, local "
+          "context), an error otherwise", "dmabuf"},
+    {GST_IIO_IO_MODE_COPY,
+        "Through libiio with one CPU copy (every context and kernel)", "copy"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstIioIoMode", values);
+
+    g_once_init_leave (&type, t);
+  }
+
+  return (GType) type;
+}
+
+/* The enum's nick: static, valid after the class is unreferenced. */
+static const gchar *
+io_mode_nick (GstIioIoMode mode)
+{
+  GEnumClass *klass = g_type_class_ref (GST_TYPE_IIO_IO_MODE);
+  GEnumValue *value = g_enum_get_value (klass, mode);
+  const gchar *nick = value ? value->value_nick : IO_MODE_NONE;
+
+  g_type_class_unref (klass);
+
+  return nick;
+}
+
+const gchar *
+gst_iio_queue_stat_name (GstIioQueueStat stat)
+{
+  g_return_val_if_fail (stat < GST_IIO_QUEUE_N_STATS, NULL);
+
+  return stat_names[stat];
+}
 
 static void
 gst_iio_queue_finalize (GObject * object)
@@ -58,16 +113,26 @@ gst_iio_queue_init (GstIioQueue * self)
 
 void
 gst_iio_queue_init_config (GstIioQueue * self, GstIioDevice * device,
-    const GstIioQueueConfig * config, const gchar * io_mode)
+    const GstIioQueueConfig * config, GstIioIoMode io_mode)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
 
+  g_return_if_fail (io_mode == GST_IIO_IO_MODE_DMABUF ||
+      io_mode == GST_IIO_IO_MODE_COPY);
   gst_object_replace ((GstObject **) & priv->device, GST_OBJECT (device));
   priv->config = *config;
   g_free (priv->dma_heap);
   priv->dma_heap = g_strdup (config->dma_heap);
   priv->config.dma_heap = priv->dma_heap;
   priv->io_mode = io_mode;
+}
+
+GstIioIoMode
+gst_iio_queue_get_io_mode (GstIioQueue * self)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  return priv->io_mode;
 }
 
 const GstIioQueueConfig *
@@ -95,12 +160,11 @@ gst_iio_queue_get_block_bytes (GstIioQueue * self)
 }
 
 void
-gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
-    guint64 value)
+gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat, guint64 value)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
 
-  g_return_if_fail (stat < GST_IIO_QUEUE_N_STATS);
+  g_return_if_fail (stat < GST_IIO_QUEUE_N_COUNTERS);
   g_mutex_lock (&priv->stats_lock);
   priv->stats[stat] += value;
   g_mutex_unlock (&priv->stats_lock);
@@ -112,7 +176,7 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
   guint64 value;
 
-  g_return_val_if_fail (stat < GST_IIO_QUEUE_N_STATS, 0);
+  g_return_val_if_fail (stat < GST_IIO_QUEUE_N_COUNTERS, 0);
   g_mutex_lock (&priv->stats_lock);
   value = priv->stats[stat];
   g_mutex_unlock (&priv->stats_lock);
@@ -151,10 +215,11 @@ stats_new (const gchar * io_mode, guint n_blocks, guint64 block_bytes,
   guint i;
 
   s = gst_structure_new ("stats",
-      "io-mode", G_TYPE_STRING, io_mode,
-      "blocks", G_TYPE_UINT, n_blocks,
-      "block-bytes", G_TYPE_UINT64, block_bytes, NULL);
-  for (i = 0; i < GST_IIO_QUEUE_N_STATS; i++)
+      stat_names[GST_IIO_QUEUE_STAT_IO_MODE], G_TYPE_STRING, io_mode,
+      stat_names[GST_IIO_QUEUE_STAT_BLOCKS], G_TYPE_UINT, n_blocks,
+      stat_names[GST_IIO_QUEUE_STAT_BLOCK_BYTES], G_TYPE_UINT64, block_bytes,
+      NULL);
+  for (i = 0; i < GST_IIO_QUEUE_N_COUNTERS; i++)
     gst_structure_set (s, stat_names[i], G_TYPE_UINT64, values[i], NULL);
 
   return s;
@@ -164,22 +229,22 @@ GstStructure *
 gst_iio_queue_get_stats (GstIioQueue * self)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
-  guint64 values[GST_IIO_QUEUE_N_STATS];
+  guint64 values[GST_IIO_QUEUE_N_COUNTERS];
 
   g_mutex_lock (&priv->stats_lock);
   memcpy (values, priv->stats, sizeof (values));
   g_mutex_unlock (&priv->stats_lock);
 
-  return stats_new (priv->io_mode, priv->config.n_blocks,
+  return stats_new (io_mode_nick (priv->io_mode), priv->config.n_blocks,
       gst_iio_queue_get_block_bytes (self), values);
 }
 
 GstStructure *
 gst_iio_queue_get_empty_stats (void)
 {
-  guint64 values[GST_IIO_QUEUE_N_STATS] = { 0, };
+  guint64 values[GST_IIO_QUEUE_N_COUNTERS] = { 0, };
 
-  return stats_new ("none", 0, 0, values);
+  return stats_new (IO_MODE_NONE, 0, 0, values);
 }
 
 gboolean
@@ -189,8 +254,7 @@ gst_iio_queue_start (GstIioQueue * self, GError ** error)
 }
 
 GstFlowReturn
-gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,
-    GError ** error)
+gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer, GError ** error)
 {
   GstIioQueueClass *klass = GST_IIO_QUEUE_GET_CLASS (self);
 

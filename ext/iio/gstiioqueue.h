@@ -10,6 +10,19 @@
 
 G_BEGIN_DECLS
 
+/* How samples move: the io-mode property asks for one (AUTO: DMABUF where
+ * possible, else COPY); a running queue is DMABUF or COPY
+ * (gst_iio_queue_get_io_mode). The nicks are the property's values and
+ * the "io-mode" field of the stats. */
+typedef enum
+{
+  GST_IIO_IO_MODE_AUTO,
+  GST_IIO_IO_MODE_DMABUF,
+  GST_IIO_IO_MODE_COPY,
+} GstIioIoMode;
+
+#define GST_TYPE_IIO_IO_MODE (gst_iio_io_mode_get_type ())
+GType gst_iio_io_mode_get_type (void);
 
 typedef struct
 {
@@ -64,6 +77,9 @@ struct _GstIioQueueClass
   gpointer _gst_reserved[GST_PADDING];
 };
 
+/* The fields of the stats structure (gst_iio_queue_get_stats), named by
+ * gst_iio_queue_stat_name(): first the counters (guint64, counted with
+ * gst_iio_queue_add_stat), then the others. */
 typedef enum
 {
   GST_IIO_QUEUE_STAT_BUFFERS,
@@ -73,15 +89,31 @@ typedef enum
   GST_IIO_QUEUE_STAT_UNDERRUNS,
   GST_IIO_QUEUE_STAT_DMABUF_IMPORTS,
   GST_IIO_QUEUE_STAT_SAMPLES_LOST,
+  GST_IIO_QUEUE_N_COUNTERS,
+  /* string: the nick of the running GstIioIoMode, "none" for no stream */
+  GST_IIO_QUEUE_STAT_IO_MODE = GST_IIO_QUEUE_N_COUNTERS,
+  GST_IIO_QUEUE_STAT_BLOCKS,    /* guint */
+  GST_IIO_QUEUE_STAT_BLOCK_BYTES,       /* guint64 */
+  /* string, set by the element: why io-mode=auto chose copy */
+  GST_IIO_QUEUE_STAT_FALLBACK_REASON,
   GST_IIO_QUEUE_N_STATS,
 } GstIioQueueStat;
 
-/* For subclasses: the configuration and the device, set at construction. */
+/* The field name of @stat in the stats structure ("buffers", "io-mode",
+ * ...): the one table of them, for the elements, the queues and the
+ * tests. */
+const gchar *gst_iio_queue_stat_name (GstIioQueueStat stat);
+
+/* For subclasses: the configuration, the device and the io-mode
+ * (GST_IIO_IO_MODE_DMABUF or GST_IIO_IO_MODE_COPY), set at construction. */
 void gst_iio_queue_init_config (GstIioQueue * self, GstIioDevice * device,
-    const GstIioQueueConfig * config, const gchar * io_mode);
+    const GstIioQueueConfig * config, GstIioIoMode io_mode);
+/* GST_IIO_IO_MODE_DMABUF or GST_IIO_IO_MODE_COPY. */
+GstIioIoMode gst_iio_queue_get_io_mode (GstIioQueue * self);
 const GstIioQueueConfig *gst_iio_queue_get_config (GstIioQueue * self);
 GstIioDevice *gst_iio_queue_get_device (GstIioQueue * self);
 gsize gst_iio_queue_get_block_bytes (GstIioQueue * self);
+/* @stat: a counter (below GST_IIO_QUEUE_N_COUNTERS). */
 void gst_iio_queue_add_stat (GstIioQueue * self, GstIioQueueStat stat,
     guint64 value);
 guint64 gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat);
@@ -109,9 +141,8 @@ void gst_iio_queue_stop (GstIioQueue * self);
 GstAllocator *gst_iio_queue_get_allocator (GstIioQueue * self,
     GstCaps * caps);
 
-/* "io-mode" (dmabuf or copy), "buffers", "bytes", "bytes-copied",
- * "overruns", "underruns", "dmabuf-imports", "samples-lost", "blocks",
- * "block-bytes". */
+/* Every field of GstIioQueueStat but FALLBACK_REASON; io-mode dmabuf or
+ * copy. */
 GstStructure *gst_iio_queue_get_stats (GstIioQueue * self);
 /* The same fields for no stream: io-mode "none", every counter 0. */
 GstStructure *gst_iio_queue_get_empty_stats (void);

@@ -41,8 +41,7 @@ gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate)
 }
 
 void
-gst_iio_sample_timeline_start (GstIioSampleTimeline * self,
-    gint64 enabled_ns)
+gst_iio_sample_timeline_start (GstIioSampleTimeline * self, gint64 enabled_ns)
 {
   self->started_ns = enabled_ns;
   self->prev_end_ns = -1;

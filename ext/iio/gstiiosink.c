@@ -42,7 +42,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_iio_sink_debug);
 enum
 {
   PROP_CYCLIC = GST_IIO_PROP_LAST,
+  N_PROPS
 };
+
+static GParamSpec *properties[N_PROPS];
 
 #define DEFAULT_CYCLIC FALSE
 
@@ -64,8 +67,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 
 #define gst_iio_sink_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (GstIioSink, gst_iio_sink, GST_TYPE_BASE_SINK,
-    GST_DEBUG_CATEGORY_INIT (gst_iio_sink_debug, "iiosink", 0,
-        "IIO output sink"));
+    GST_DEBUG_CATEGORY_INIT (gst_iio_sink_debug, "iiosink", 0, "IIO sink"));
 GST_ELEMENT_REGISTER_DEFINE (iiosink, "iiosink", GST_RANK_NONE,
     GST_TYPE_IIO_SINK);
 
@@ -131,7 +133,7 @@ gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 /* Offers the queue's DMA blocks (already attached to the device) through
  * an allocator, not a pool: a producer allocates the size it writes (a
  * pool's fixed size is not what GstBaseSrc subclasses such as audiotestsrc
- * write, see gstiiodmabufpool.c). What fits a block is written straight
+ * write, see gstiiosinkallocator.h). What fits a block is written straight
  * into it and nothing is copied; larger buffers are system memory, copied
  * across blocks. */
 static gboolean
@@ -358,6 +360,31 @@ gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
 
 /* ---- GObject ---- */
 
+static gboolean
+add_missing_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  GstStructure *stats = user_data;
+
+  if (!gst_structure_id_has_field (stats, field))
+    gst_structure_id_set_value (stats, field, value);
+
+  return TRUE;
+}
+
+/* Our stats property hides GstBaseSink's: its fields (average-rate,
+ * dropped, rendered) are added to the queue's. */
+static GstStructure *
+gst_iio_sink_get_stats (GstIioSink * self)
+{
+  GstStructure *stats = gst_iio_common_get_stats (&self->common);
+  GstStructure *base = gst_base_sink_get_stats (GST_BASE_SINK (self));
+
+  gst_structure_foreach (base, add_missing_field, stats);
+  gst_structure_free (base);
+
+  return stats;
+}
+
 static void
 gst_iio_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -385,6 +412,11 @@ gst_iio_sink_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstIioSink *self = GST_IIO_SINK (object);
 
+  /* Not under the object lock: the queue and GstBaseSink take it. */
+  if (prop_id == GST_IIO_PROP_STATS) {
+    g_value_take_boxed (value, gst_iio_sink_get_stats (self));
+    return;
+  }
   if (gst_iio_common_get_property (&self->common, prop_id, value))
     return;
 
@@ -417,36 +449,35 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
 
-  gobject_class->set_property = gst_iio_sink_set_property;
-  gobject_class->get_property = gst_iio_sink_get_property;
-  gobject_class->finalize = gst_iio_sink_finalize;
+  gobject_class->set_property = GST_DEBUG_FUNCPTR (gst_iio_sink_set_property);
+  gobject_class->get_property = GST_DEBUG_FUNCPTR (gst_iio_sink_get_property);
+  gobject_class->finalize = GST_DEBUG_FUNCPTR (gst_iio_sink_finalize);
 
-  gst_iio_common_install_properties (gobject_class, GST_IIO_DIRECTION_OUTPUT);
-  g_object_class_install_property (gobject_class, PROP_CYCLIC,
-      g_param_spec_boolean ("cyclic", "Cyclic", "Play the first buffer over "
-          "and over, seamlessly, until the element stops (a signal "
-          "generator); later buffers are dropped. On the DMABUF path the "
-          "device repeats it with no CPU work", DEFAULT_CYCLIC,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+  gst_iio_common_init_properties (properties, GST_IIO_DIRECTION_OUTPUT);
+  properties[PROP_CYCLIC] = g_param_spec_boolean ("cyclic", "Cyclic",
+      "Play the first buffer over and over, seamlessly, until the element "
+      "stops (a signal generator); later buffers are dropped. On the DMABUF "
+      "path the device repeats it with no CPU work", DEFAULT_CYCLIC,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "IIO sink",
       "Sink/Hardware", "Plays samples to a Linux IIO output device (DAC), "
-      "zero-copy with DMABUFs on Linux 6.11+",
-      "gst-iio contributors");
-  element_class->change_state = gst_iio_sink_change_state;
-
-  sink_class->get_caps = gst_iio_sink_get_caps;
-  sink_class->set_caps = gst_iio_sink_set_caps;
-  sink_class->query = gst_iio_sink_query;
-  sink_class->propose_allocation = gst_iio_sink_propose_allocation;
-  sink_class->render = gst_iio_sink_render;
-  sink_class->wait_event = gst_iio_sink_wait_event;
-  sink_class->unlock = gst_iio_sink_unlock;
-  sink_class->unlock_stop = gst_iio_sink_unlock_stop;
-
+      "zero-copy with DMABUFs on Linux 6.11+", GST_IIO_AUTHOR);
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_sink_change_state);
+
+  sink_class->get_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_get_caps);
+  sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_set_caps);
+  sink_class->query = GST_DEBUG_FUNCPTR (gst_iio_sink_query);
+  sink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_iio_sink_propose_allocation);
+  sink_class->render = GST_DEBUG_FUNCPTR (gst_iio_sink_render);
+  sink_class->wait_event = GST_DEBUG_FUNCPTR (gst_iio_sink_wait_event);
+  sink_class->unlock = GST_DEBUG_FUNCPTR (gst_iio_sink_unlock);
+  sink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_iio_sink_unlock_stop);
 }
 
 static void

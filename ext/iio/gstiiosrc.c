@@ -42,6 +42,11 @@
 GST_DEBUG_CATEGORY_STATIC (gst_iio_src_debug);
 #define GST_CAT_DEFAULT gst_iio_src_debug
 
+/* The shared properties only (gstiiocommon.h). */
+#define N_PROPS GST_IIO_PROP_LAST
+
+static GParamSpec *properties[N_PROPS];
+
 struct _GstIioSrc
 {
   GstPushSrc parent;
@@ -67,9 +72,9 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
         "channels = (int) [ 1, MAX ]"));
 
 #define gst_iio_src_parent_class parent_class
-G_DEFINE_TYPE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC);
-GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE,
-    GST_TYPE_IIO_SRC);
+G_DEFINE_TYPE_WITH_CODE (GstIioSrc, gst_iio_src, GST_TYPE_PUSH_SRC,
+    GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source"));
+GST_ELEMENT_REGISTER_DEFINE (iiosrc, "iiosrc", GST_RANK_NONE, GST_TYPE_IIO_SRC);
 
 static void
 gst_iio_src_set_property (GObject * object, guint prop_id,
@@ -258,8 +263,7 @@ gst_iio_src_query (GstBaseSrc * src, GstQuery * query)
   /* A block leaves when it is full; up to all of them can be waiting. */
   gst_query_set_latency (query, TRUE, block, block * n_blocks);
   GST_DEBUG_OBJECT (self, "latency min %" GST_TIME_FORMAT " max %"
-      GST_TIME_FORMAT, GST_TIME_ARGS (block),
-      GST_TIME_ARGS (block * n_blocks));
+      GST_TIME_FORMAT, GST_TIME_ARGS (block), GST_TIME_ARGS (block * n_blocks));
 
   return TRUE;
 }
@@ -293,8 +297,7 @@ samples_at (GstIioSrc * self, GstClockTime now)
 {
   if (now <= self->base_time)
     return 0;
-  return gst_util_uint64_scale (now - self->base_time, self->rate,
-      GST_SECOND);
+  return gst_util_uint64_scale (now - self->base_time, self->rate, GST_SECOND);
 }
 
 /* A queue that cannot count what it lost (a libiio buffer replaced after
@@ -328,8 +331,7 @@ report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
 
   s = gst_structure_new ("iio-overrun",
       "offset", G_TYPE_UINT64, self->next_offset,
-      "lost", G_TYPE_UINT64, lost,
-      "counted", G_TYPE_BOOLEAN, counted, NULL);
+      "lost", G_TYPE_UINT64, lost, "counted", G_TYPE_BOOLEAN, counted, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 
@@ -417,19 +419,20 @@ gst_iio_src_class_init (GstIioSrcClass * klass)
   GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
   GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_iio_src_debug, "iiosrc", 0, "IIO source");
+  gobject_class->set_property = GST_DEBUG_FUNCPTR (gst_iio_src_set_property);
+  gobject_class->get_property = GST_DEBUG_FUNCPTR (gst_iio_src_get_property);
+  gobject_class->finalize = GST_DEBUG_FUNCPTR (gst_iio_src_finalize);
 
-  gobject_class->set_property = gst_iio_src_set_property;
-  gobject_class->get_property = gst_iio_src_get_property;
-  gobject_class->finalize = gst_iio_src_finalize;
-  gst_iio_common_install_properties (gobject_class, GST_IIO_DIRECTION_INPUT);
+  gst_iio_common_init_properties (properties, GST_IIO_DIRECTION_INPUT);
+  g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "IIO source",
       "Source/Hardware", "Captures the scan channels of a Linux Industrial "
       "I/O device (ADC, SDR receiver, sensor), zero-copy through DMABUFs "
-      "where the kernel allows", "gst-iio");
+      "where the kernel allows", GST_IIO_AUTHOR);
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
+
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_src_change_state);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_iio_src_start);

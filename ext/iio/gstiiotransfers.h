@@ -13,8 +13,8 @@
  * through pop_oldest() or to its release notify (retire, abort_all),
  * always outside the lock.
  *
- * Errors: GST_IIO_ERROR. The first error a wait meets, or one set with
- * set_error() from another thread, is sticky: every later wait and
+ * Errors: GST_IIO_ERROR. The first error a wait or an enqueue meets (in
+ * whatever thread: a capture re-enqueues in downstream's) is sticky: every later wait and
  * enqueue fails with a copy of it at once, so that a device that stalled
  * or went away is reported once, by whoever looks next, not once per
  * waiting thread (only the element's streaming thread posts it).
@@ -55,10 +55,8 @@ typedef struct
  * direction words the errors ("a block from sim-adc", "sim-dac to consume
  * a block"). */
 GstIioTransfers *gst_iio_transfers_open (GstIioDevice * device,
-    GError ** error);
+    GstIioDirection direction, GError ** error);
 
-GstIioKernelBuffer *gst_iio_transfers_get_kernel_buffer (GstIioTransfers *
-    self);
 /* A GstDmabufAttacher (gstdmabufblockallocator.h) for this buffer, with
  * @self as its target. */
 const GstDmabufAttacher *gst_iio_transfers_get_attacher (void);
@@ -66,7 +64,6 @@ const GstDmabufAttacher *gst_iio_transfers_get_attacher (void);
 /* Enables the buffer (after the first ATTACH, and for a capture after
  * its first blocks are queued, so the first sample lands in block 0). */
 gboolean gst_iio_transfers_enable (GstIioTransfers * self, GError ** error);
-gboolean gst_iio_transfers_is_enabled (GstIioTransfers * self);
 
 /* ENQUEUEs @bytes of DMABUF @fd and takes @payload (released by
  * @release, which may be NULL). On failure (the sticky error, after
@@ -117,9 +114,6 @@ gboolean gst_iio_transfers_ran_dry (GstIioTransfers * self);
 /* Interrupts every wait (the eventfd and the cond) or ends that state. */
 void gst_iio_transfers_set_flushing (GstIioTransfers * self,
     gboolean flushing);
-
-/* Keeps @error (taken) as the sticky error unless one is set already. */
-void gst_iio_transfers_set_error (GstIioTransfers * self, GError * error);
 
 /* Stop: disables the buffer (which aborts what is in flight), waits at
  * most 1 s in all for the aborted fences, and releases every payload.

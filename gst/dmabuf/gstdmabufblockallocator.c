@@ -35,6 +35,7 @@ struct _GstDmabufBlockAllocator
   GstDmabufBlockReleasedFunc released;
   gpointer released_data;
   guint hooks_running;
+  guint n_waiters;              /* threads in a cond wait */
   gboolean flushing;
   gboolean closed;
 };
@@ -65,6 +66,15 @@ block_of (GstMemory * mem)
       block_quark);
 }
 
+/* Under the lock. GLib's GCond makes a futex call on every broadcast,
+ * waiters or not: a block's round trip must not pay for one. */
+static void
+wake_locked (GstDmabufBlockAllocator * self)
+{
+  if (self->n_waiters > 0)
+    g_cond_broadcast (&self->cond);
+}
+
 /* Under the lock. */
 static void
 set_state (GstDmabufBlockAllocator * self, Block * block,
@@ -74,7 +84,7 @@ set_state (GstDmabufBlockAllocator * self, Block * block,
   block->state = state;
   self->counts[state]++;
   if (state != GST_DMABUF_BLOCK_OUTSTANDING)
-    g_cond_broadcast (&self->cond);
+    wake_locked (self);
 }
 
 /* ---- a block comes back ---- */
@@ -114,7 +124,7 @@ block_dispose (GstMiniObject * obj)
     released (self, mem, data);
     g_mutex_lock (&self->lock);
     self->hooks_running--;
-    g_cond_broadcast (&self->cond);
+    wake_locked (self);
     g_mutex_unlock (&self->lock);
   }
 
@@ -214,7 +224,7 @@ gst_dmabuf_block_allocator_add_block (GstDmabufBlockAllocator * self,
   g_ptr_array_add (self->blocks, block);
   self->counts[GST_DMABUF_BLOCK_FREE]++;
   g_queue_push_tail (&self->free, mem);
-  g_cond_broadcast (&self->cond);
+  wake_locked (self);
   g_mutex_unlock (&self->lock);
 
   return TRUE;
@@ -322,8 +332,7 @@ gst_dmabuf_block_allocator_wait (GstDmabufBlockAllocator * self,
     if (deadline < 0) {
       g_cond_wait (&self->cond, &self->lock);
     } else if (!g_cond_wait_until (&self->cond, &self->lock, deadline)) {
-      if (self->free.length == 0 &&
-          self->counts[GST_DMABUF_BLOCK_QUEUED] == 0)
+      if (self->free.length == 0 && self->counts[GST_DMABUF_BLOCK_QUEUED] == 0)
         ret = GST_FLOW_CUSTOM_ERROR;
       break;
     }
@@ -382,8 +391,11 @@ gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self)
   self->released = NULL;
   g_cond_broadcast (&self->cond);
   /* A hook that began before may still use the owner. */
-  while (self->hooks_running > 0)
+  while (self->hooks_running > 0) {
+    self->n_waiters++;
     g_cond_wait (&self->cond, &self->lock);
+    self->n_waiters--;
+  }
   free_blocks = self->free;
   g_queue_init (&self->free);
   /* Each block's fd stays open until its memory goes: every one of

@@ -53,14 +53,19 @@ start_queue (GstIioDevice * dev, guint block, guint blocks, gint timeout_ms,
   return queue;
 }
 
+/* @stat as the stats property shows it. */
 static guint64
-stat_of (GstIioQueue * queue, const gchar * name)
+stat_of (GstIioQueue * queue, GstIioQueueStat stat)
 {
   GstStructure *s = gst_iio_queue_get_stats (queue);
+  const gchar *name = gst_iio_queue_stat_name (stat);
   guint64 v = 0;
 
   fail_unless (gst_structure_get_uint64 (s, name, &v), "no stat %s", name);
-  fail_unless_equals_string (gst_structure_get_string (s, "io-mode"), "copy");
+  fail_unless_equals_string (gst_structure_get_string (s,
+          gst_iio_queue_stat_name (GST_IIO_QUEUE_STAT_IO_MODE)), "copy");
+  fail_unless_equals_int (gst_iio_queue_get_io_mode (queue),
+      GST_IIO_IO_MODE_COPY);
   gst_structure_free (s);
   return v;
 }
@@ -114,9 +119,12 @@ capture_ramp (const gchar * uri, const gchar * name, const gchar * channels,
     gst_buffer_unref (buf);
   }
   fail_unless_equals_int (next, (guint64) block * n_blocks);
-  fail_unless_equals_int (stat_of (queue, "buffers"), n_blocks);
-  fail_unless_equals_int (stat_of (queue, "bytes"), bytes * n_blocks);
-  fail_unless_equals_int (stat_of (queue, "bytes-copied"), bytes * n_blocks);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BUFFERS),
+      n_blocks);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BYTES),
+      bytes * n_blocks);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BYTES_COPIED),
+      bytes * n_blocks);
   gst_iio_queue_stop (queue);
   gst_object_unref (queue);
   gst_object_unref (dev);
@@ -220,8 +228,10 @@ render_and_drain (const gchar * uri, guint block, guint n_samples,
           data, 4 * (gsize) padded));
   fail_unless_equals_int (read_attr_u64 (dev, "samples_consumed"), padded);
   fail_unless_equals_string (read_attr (dev, "checksum"), want);
-  fail_unless_equals_int (stat_of (queue, "bytes"), 4 * n_samples);
-  fail_unless_equals_int (stat_of (queue, "bytes-copied"), 4 * n_samples);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BYTES),
+      4 * n_samples);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BYTES_COPIED),
+      4 * n_samples);
   gst_iio_queue_stop (queue);
   fail_unless_equals_int (read_attr_u64 (dev, "samples_consumed"), padded);
 
@@ -288,7 +298,8 @@ render_cyclic (const gchar * uri)
     hash = fnv1a (hash, cycle, sizeof (cycle));
   want = g_strdup_printf ("0x%016" G_GINT64_MODIFIER "x", hash);
   fail_unless_equals_string (read_attr (dev, "checksum"), want);
-  fail_unless_equals_int (stat_of (queue, "buffers"), 1);
+  fail_unless_equals_int (stat_of (queue, GST_IIO_QUEUE_STAT_BUFFERS),
+      1);
   g_free (want);
   gst_object_unref (queue);
   gst_object_unref (dev);
@@ -376,8 +387,8 @@ GST_START_TEST (test_timeout)
 
   fail_unless_equals_int (gst_iio_queue_capture (queue, &buf, &err),
       GST_FLOW_ERROR);
-  fail_unless (g_error_matches (err, GST_IIO_QUEUE_ERROR,
-          GST_IIO_QUEUE_ERROR_TIMEOUT));
+  fail_unless (g_error_matches (err, GST_IIO_ERROR,
+          GST_IIO_ERROR_TIMEOUT));
   fail_unless_equals_string (err->message, "Timed out after 300 ms waiting "
       "for a block from sim-adc (iio:device0)");
   g_clear_error (&err);
@@ -471,8 +482,8 @@ GST_START_TEST (test_unplug)
   }
   g_thread_join (thread);
   fail_unless_equals_int (ret, GST_FLOW_ERROR);
-  fail_unless (g_error_matches (err, GST_IIO_QUEUE_ERROR,
-          GST_IIO_QUEUE_ERROR_DEVICE_LOST), "%s", err->message);
+  fail_unless (g_error_matches (err, GST_IIO_ERROR,
+          GST_IIO_ERROR_DEVICE_LOST), "%s", err->message);
   fail_unless_equals_string (err->message, "Device sim-adc (iio:device0) "
       "disappeared (iio_buffer_refill timed out after 1000 ms and "
       "/sys/bus/iio/devices/iio:device0 is gone)");
