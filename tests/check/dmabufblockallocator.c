@@ -49,8 +49,7 @@ acquire (GstDmabufBlockAllocator * alloc, gsize size)
       " queued %u, outstanding %u)", size,
       gst_dmabuf_block_allocator_count (alloc, GST_DMABUF_BLOCK_FREE),
       gst_dmabuf_block_allocator_count (alloc, GST_DMABUF_BLOCK_QUEUED),
-      gst_dmabuf_block_allocator_count (alloc,
-          GST_DMABUF_BLOCK_OUTSTANDING));
+      gst_dmabuf_block_allocator_count (alloc, GST_DMABUF_BLOCK_OUTSTANDING));
   fail_unless_equals_int (gst_dmabuf_block_allocator_get_state (alloc, mem),
       GST_DMABUF_BLOCK_OUTSTANDING);
   return mem;
@@ -300,8 +299,7 @@ GST_START_TEST (test_blocks)
   alloc = new_allocator (N_BLOCKS, &d, fds);
   fail_unless (GST_IS_DMABUF_ALLOCATOR (alloc));
   /* not an allocator to offer upstream: blocks are handed out */
-  fail_unless (gst_allocator_alloc (GST_ALLOCATOR (alloc), 100, NULL) ==
-      NULL);
+  fail_unless (gst_allocator_alloc (GST_ALLOCATOR (alloc), 100, NULL) == NULL);
   check_counts (alloc, N_BLOCKS, 0, 0);
   fail_unless_equals_int (d.n_attach, N_BLOCKS);
   for (guint i = 0; i < N_BLOCKS; i++)
@@ -328,8 +326,7 @@ GST_START_TEST (test_blocks)
     /* the allocator owns the fds it was given: no dup */
     fd = gst_dmabuf_memory_get_fd (mems[i]);
     for (j = 0; j < N_BLOCKS && fds[j] != fd; j++);
-    fail_unless (j < N_BLOCKS, "block %u has fd %d, not one added", index,
-        fd);
+    fail_unless (j < N_BLOCKS, "block %u has fd %d, not one added", index, fd);
     fail_if (fd_seen[j], "fd %d in two blocks", fd);
     fd_seen[j] = TRUE;
   }
@@ -662,8 +659,7 @@ GST_START_TEST (test_attacher_and_close)
   fail_unless (gst_dmabuf_block_allocator_try_acquire (alloc,
           BLOCK_BYTES) == NULL);
   fail_unless_equals_int (gst_dmabuf_block_allocator_wait (alloc,
-          g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND),
-      GST_FLOW_FLUSHING);
+          g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND), GST_FLOW_FLUSHING);
 
   gst_memory_unref (out);
   gst_memory_unref (q);
@@ -844,8 +840,7 @@ GST_START_TEST (test_flushing)
   fail_unless (gst_dmabuf_block_allocator_try_acquire (alloc,
           BLOCK_BYTES) == NULL, "a block handed out while flushing");
   fail_unless_equals_int (gst_dmabuf_block_allocator_wait (alloc,
-          g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND),
-      GST_FLOW_FLUSHING);
+          g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND), GST_FLOW_FLUSHING);
 
   gst_dmabuf_block_allocator_set_flushing (alloc, FALSE);
   fail_unless_equals_int (gst_dmabuf_block_allocator_wait (alloc,

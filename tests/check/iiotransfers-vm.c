@@ -100,8 +100,7 @@ bed_close (Bed * b)
   gst_object_unref (b->xfers);
   gst_object_unref (b->exporter);
   if (b->has_fault)
-    fail_unless (gst_iio_device_write_attributes (b->dev, "fault=none",
-            NULL));
+    fail_unless (gst_iio_device_write_attributes (b->dev, "fault=none", NULL));
   gst_clear_object (&b->dev);
   g_clear_error (&b->requeue_error);
   g_mutex_clear (&b->lock);
@@ -158,8 +157,7 @@ count_release (gpointer counter)
 
 /* A transfer of DMABUF @fd whose payload only counts its release. */
 static gboolean
-enqueue_counted (Bed * b, gint fd, gsize bytes, gint * released,
-    GError ** err)
+enqueue_counted (Bed * b, gint fd, gsize bytes, gint * released, GError ** err)
 {
   return gst_iio_transfers_enqueue (b->xfers, fd, bytes, FALSE, released,
       count_release, err);
@@ -204,8 +202,7 @@ check_counts (Bed * b, guint n_free, guint n_queued, guint n_outstanding)
 /* The capture's hook: re-enqueue; once that fails (stopped), give the
  * block back. */
 static void
-requeue (GstDmabufBlockAllocator * alloc, GstMemory * block,
-    gpointer user_data)
+requeue (GstDmabufBlockAllocator * alloc, GstMemory * block, gpointer user_data)
 {
   Bed *b = user_data;
   GError *err = NULL;
@@ -367,8 +364,7 @@ waiter_main (gpointer data)
  * (@alloc), with @timeout_ms, and gives it 200 ms to get there. */
 static void
 start_waiter (Waiter * w, GstIioTransfers * xfers,
-    GstDmabufBlockAllocator * alloc, gint timeout_ms,
-    gboolean wait_for_enqueue)
+    GstDmabufBlockAllocator * alloc, gint timeout_ms, gboolean wait_for_enqueue)
 {
   memset (w, 0, sizeof (*w));
   g_mutex_init (&w->lock);
@@ -666,8 +662,7 @@ GST_START_TEST (test_cyclic)
   check_counts (&b, 1, 0, 0);
 
   consumed = read_attr_u64 (&b, "samples_consumed");
-  fail_unless (consumed >= 10 * 1024, "consumed %" G_GUINT64_FORMAT,
-      consumed);
+  fail_unless (consumed >= 10 * 1024, "consumed %" G_GUINT64_FORMAT, consumed);
   fail_unless_equals_int (consumed % 1024, 0);
   for (guint64 i = 0; i < consumed / 1024; i++)
     hash = fnv_pattern (hash, 7, b.block_bytes);
@@ -1054,8 +1049,7 @@ GST_START_TEST (test_kfifo_refused)
       "buffer cannot take DMABUFs) (IIO_BUFFER_DMABUF_ATTACH_IOCTL: "
       "Operation not permitted)");
   g_clear_error (&err);
-  fail_unless_equals_int (gst_dmabuf_block_allocator_get_n_blocks (b.alloc),
-      0);
+  fail_unless_equals_int (gst_dmabuf_block_allocator_get_n_blocks (b.alloc), 0);
   bed_close (&b);
   fail_unless_equals_int (count_fds (), fds0);
 }
