@@ -4,8 +4,8 @@
  * order with the exact ramp and its re-enqueue hook; a block held across
  * abort_all and close; enqueues after abort_all; abort_all counting what
  * sim-dac never played; ran_dry; cyclic; a timeout that is not sticky and
- * a failed transfer and a refused enqueue that are; flushing waits in
- * other threads; make_room with one DMABUF twice; a pool waiting while every block is in
+ * a failed transfer and a refused enqueue that are; two waiters on one
+ * transfer; flushing waits in other threads; make_room with one DMABUF twice; a pool waiting while every block is in
  * flight; a kfifo buffer refusing blocks. Run through tests/vm/run. */
 #include <gst/check/gstcheck.h>
 #include <gst/allocators/allocators.h>
@@ -401,6 +401,13 @@ join_waiter (Waiter * w, gint ms, GError ** error)
   return w->ret;
 }
 
+static gpointer
+unref_memory (gpointer mem)
+{
+  gst_memory_unref (mem);
+  return NULL;
+}
+
 /* ---- tests ---- */
 
 /* Capture: four blocks queued before the enable, then each popped in
@@ -451,7 +458,12 @@ GST_START_TEST (test_capture)
     fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 3);
 
     check_ramp (&b, mem, (guint64) i * 4096);
-    gst_memory_unref (mem);
+    /* downstream drops every other block in a thread of its own: the
+     * hook re-enqueues there */
+    if (i % 2)
+      g_thread_join (g_thread_new ("downstream", unref_memory, mem));
+    else
+      gst_memory_unref (mem);
     fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 4);
   }
   g_mutex_lock (&b.lock);
@@ -725,6 +737,34 @@ GST_START_TEST (test_timeout_not_sticky)
   check_counts (&b, 2, 0, 0);
   check_consumed (&b, 2048, fnv_pattern (fnv_pattern (FNV_OFFSET, 3,
               b.block_bytes), 4, b.block_bytes));
+  bed_close (&b);
+}
+
+GST_END_TEST;
+
+/* Two threads waiting on the oldest transfer at once (a sink's streaming
+ * thread and its upstream's, in an allocation): both see it complete;
+ * a wait does not retire it. */
+GST_START_TEST (test_two_waiters)
+{
+  GError *err = NULL;
+  Waiter w1, w2;
+  Bed b;
+
+  bed_open (&b, "sim-dac", GST_IIO_DIRECTION_OUTPUT, NULL,
+      "sampling_frequency=1000000,fault=stall", 1024, 1);
+  bed_queue (&b, bed_acquire (&b), b.block_bytes, FALSE);
+  bed_enable (&b);
+  start_waiter (&w1, b.xfers, NULL, 10000, FALSE);
+  start_waiter (&w2, b.xfers, NULL, 10000, FALSE);
+  bed_write (&b, "fault=none");
+  fail_unless_equals_int (join_waiter (&w1, DONE_MS, &err), GST_FLOW_OK);
+  fail_unless (err == NULL, "%s", err->message);
+  fail_unless_equals_int (join_waiter (&w2, DONE_MS, &err), GST_FLOW_OK);
+  fail_unless (err == NULL, "%s", err->message);
+  fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 1);
+  bed_retire (&b);
+  check_counts (&b, 1, 0, 0);
   bed_close (&b);
 }
 
@@ -1083,6 +1123,7 @@ iiotransfers_vm_suite (void)
   tcase_set_timeout (errors, 120);
   tcase_add_test (errors, test_timeout_not_sticky);
   tcase_add_test (errors, test_timeout_capture);
+  tcase_add_test (errors, test_two_waiters);
   tcase_add_test (errors, test_error_sticky);
   tcase_add_test (errors, test_enqueue_error_sticky);
   tcase_add_test (errors, test_kfifo_refused);
