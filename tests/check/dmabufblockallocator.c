@@ -4,7 +4,7 @@
  * CI): recycling, sizes, the released hook and its two answers (put_free,
  * re-enqueue), attach and detach, close with memories outstanding and a
  * buffer held past the allocator's last reference (fds counted in
- * /proc/self/fd), waiters woken by a release, a re-enqueue, flushing,
+ * /proc/self/fd), close while a hook runs in another thread, waiters woken by a release, a re-enqueue, flushing,
  * close and their deadline, shares, the data, and several threads at
  * once. */
 #include "dmabufcheck.h"
@@ -140,6 +140,10 @@ typedef struct
   gboolean closed;              /* the test closed the allocator */
   guint n_after_close;
   GQueue queued;                /* the "transfers": a reference each */
+  gint slow_ms;                 /* a hook that takes its time */
+  GCond cond;
+  gboolean entered;
+  gboolean finished;
 } Hook;
 
 static void
@@ -166,8 +170,12 @@ released (GstDmabufBlockAllocator * alloc, GstMemory * block,
   if (h->closed)
     h->n_after_close++;
   mode = h->mode;
+  h->entered = TRUE;
+  g_cond_broadcast (&h->cond);
   g_mutex_unlock (&h->lock);
 
+  if (h->slow_ms)
+    g_usleep (h->slow_ms * 1000);
   if (mode == HOOK_QUEUE) {
     gst_dmabuf_block_allocator_mark_queued (alloc, block);
     g_mutex_lock (&h->lock);
@@ -176,6 +184,9 @@ released (GstDmabufBlockAllocator * alloc, GstMemory * block,
   } else {
     gst_dmabuf_block_allocator_put_free (alloc, block);
   }
+  g_mutex_lock (&h->lock);
+  h->finished = TRUE;
+  g_mutex_unlock (&h->lock);
 }
 
 static void
@@ -183,6 +194,7 @@ hook_init (Hook * h, GstDmabufBlockAllocator * alloc, HookMode mode)
 {
   memset (h, 0, sizeof (*h));
   g_mutex_init (&h->lock);
+  g_cond_init (&h->cond);
   g_queue_init (&h->queued);
   h->mode = mode;
   h->last_state = -1;
@@ -236,6 +248,7 @@ hook_clear (Hook * h)
   fail_unless_equals_int (h->n_after_close, 0);
   fail_unless (g_queue_is_empty (&h->queued));
   g_mutex_clear (&h->lock);
+  g_cond_clear (&h->cond);
 }
 
 /* ---- waiters in other threads ---- */
@@ -771,6 +784,44 @@ GST_START_TEST (test_close_outstanding)
 
 GST_END_TEST;
 
+/* close() while a hook runs in another thread: it returns only once the
+ * hook has; the hook's put_free() after it frees the block. */
+GST_START_TEST (test_close_waits_for_hook)
+{
+  guint fds0 = check_count_fds ();
+  GstDmabufBlockAllocator *alloc = new_allocator (1, NULL, NULL);
+  gint64 deadline;
+  CheckThread *t;
+  gboolean entered, finished;
+  Hook h;
+
+  hook_init (&h, alloc, HOOK_PUT_FREE);
+  h.slow_ms = 300;
+  t = check_thread_new ("releaser", unref_thread, acquire (alloc, BLOCK_BYTES));
+  deadline = g_get_monotonic_time () + WAKE_MS * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&h.lock);
+  while (!h.entered)
+    if (!g_cond_wait_until (&h.cond, &h.lock, deadline))
+      break;
+  entered = h.entered;
+  g_mutex_unlock (&h.lock);
+  fail_unless (entered, "the hook did not run");
+
+  gst_dmabuf_block_allocator_close (alloc);
+  g_mutex_lock (&h.lock);
+  finished = h.finished;
+  g_mutex_unlock (&h.lock);
+  fail_unless (finished, "close() returned while a hook was running");
+  check_thread_join_within (t, WAKE_MS);
+  fail_unless_equals_int (hook_calls (&h), 1);
+  fail_unless_equals_int (check_count_fds (), fds0);
+
+  gst_object_unref (alloc);
+  hook_clear (&h);
+}
+
+GST_END_TEST;
+
 /* wait(): OK at once with a block FREE; the deadline when none comes;
  * woken by a release (to the free list, or a re-enqueue: QUEUED counts). */
 GST_START_TEST (test_wait)
@@ -968,6 +1019,7 @@ dmabufblockallocator_suite (void)
   tcase_add_test (tc, test_attacher_and_close);
   tcase_add_test (tc, test_attach_failure);
   tcase_add_test (tc, test_close_outstanding);
+  tcase_add_test (tc, test_close_waits_for_hook);
   tcase_add_test (tc, test_wait);
   tcase_add_test (tc, test_flushing);
   tcase_add_test (tc, test_threads);
