@@ -785,16 +785,20 @@ GST_START_TEST (test_close_outstanding)
 GST_END_TEST;
 
 /* close() while a hook runs in another thread: it returns only once the
- * hook has; the hook's put_free() after it frees the block. */
+ * hook has; the block is detached (its fd still open) and freed, by the
+ * hook's put_free() or by close(). */
 GST_START_TEST (test_close_waits_for_hook)
 {
   guint fds0 = check_count_fds ();
-  GstDmabufBlockAllocator *alloc = new_allocator (1, NULL, NULL);
+  GstDmabufBlockAllocator *alloc;
   gint64 deadline;
   CheckThread *t;
   gboolean entered, finished;
+  CheckDevice d;
   Hook h;
 
+  check_device_init (&d);
+  alloc = new_allocator (1, &d, NULL);
   hook_init (&h, alloc, HOOK_PUT_FREE);
   h.slow_ms = 300;
   t = check_thread_new ("releaser", unref_thread, acquire (alloc, BLOCK_BYTES));
@@ -815,9 +819,12 @@ GST_START_TEST (test_close_waits_for_hook)
   check_thread_join_within (t, WAKE_MS);
   fail_unless_equals_int (hook_calls (&h), 1);
   fail_unless_equals_int (check_count_fds (), fds0);
+  check_device_assert_sane (&d);
+  fail_unless_equals_int (d.n_detach, 1);
 
   gst_object_unref (alloc);
   hook_clear (&h);
+  check_device_clear (&d);
 }
 
 GST_END_TEST;
