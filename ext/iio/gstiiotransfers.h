@@ -14,10 +14,11 @@
  * always outside the lock.
  *
  * Errors: GST_IIO_ERROR. The first error a wait or an enqueue meets (in
- * whatever thread: a capture re-enqueues in downstream's) is sticky: every later wait and
- * enqueue fails with a copy of it at once, so that a device that stalled
- * or went away is reported once, by whoever looks next, not once per
- * waiting thread (only the element's streaming thread posts it).
+ * whatever thread: a capture re-enqueues in downstream's) is sticky:
+ * every later wait and enqueue fails with a copy of it at once, so that a
+ * device that failed or went away is reported once, by whoever looks
+ * next, not once per waiting thread (only the element's streaming thread
+ * posts it).
  * Timeouts and interrupted waits are not sticky.
  *
  * Threads: any; several may wait on the oldest transfer at once (a
@@ -66,9 +67,11 @@ const GstDmabufAttacher *gst_iio_transfers_get_attacher (void);
 gboolean gst_iio_transfers_enable (GstIioTransfers * self, GError ** error);
 
 /* ENQUEUEs @bytes of DMABUF @fd and takes @payload (released by
- * @release, which may be NULL). On failure (the sticky error, after
- * abort_all, the ioctl) returns FALSE with @error set and the payload
- * still the caller's. */
+ * @release, which may be NULL). On failure returns FALSE with @error set
+ * and the payload still the caller's: a copy of the sticky error; after
+ * abort_all "The DMABUF queue of sim-adc (iio:device0) is stopped"; or
+ * the ioctl's ("IIO_BUFFER_DMABUF_ENQUEUE_IOCTL on /dev/iio:device1
+ * failed: Device or resource busy"), which becomes sticky. */
 gboolean gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd,
     gsize bytes, gboolean cyclic, gpointer payload, GDestroyNotify release,
     GError ** error);
@@ -82,9 +85,11 @@ gboolean gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd,
  * once set_flushing (TRUE) or abort_all(); GST_FLOW_ERROR with @error:
  * the timeout (GST_IIO_ERROR_TIMEOUT, "Timed out after N ms waiting for
  * a block from sim-adc (iio:device0)" or "... for sim-dac (iio:device1)
- * to consume a block"), a failed transfer (FAILED, sticky), the device
- * gone (DEVICE_LOST, sticky), or the buffer disabled by another program
- * (FAILED, sticky). A failed oldest transfer is retired before the error
+ * to consume a block"), a failed transfer ("A block from sim-adc
+ * (iio:device0) failed: ..."; "Device sim-dac (iio:device1) aborted a
+ * block it was playing (the driver reported a transfer error)"; FAILED,
+ * sticky), the device gone (DEVICE_LOST, sticky), or the buffer disabled
+ * by another program (FAILED, sticky). A failed oldest transfer is retired before the error
  * returns. */
 GstFlowReturn gst_iio_transfers_wait_oldest (GstIioTransfers * self,
     gint timeout_ms, gboolean wait_for_enqueue, GError ** error);
@@ -101,7 +106,8 @@ GstFlowReturn gst_iio_transfers_retire_oldest (GstIioTransfers * self,
     gint timeout_ms, GError ** error);
 
 /* Retires transfers until fewer than @max are in flight and DMABUF @fd
- * is not among them (a second ENQUEUE of one DMABUF fails with EBUSY). */
+ * is not among them (a second ENQUEUE of one DMABUF fails with EBUSY).
+ * GST_FLOW_OK too when only a cyclic transfer is left to retire. */
 GstFlowReturn gst_iio_transfers_make_room (GstIioTransfers * self,
     guint max, gint fd, gint timeout_ms, GError ** error);
 
@@ -119,7 +125,8 @@ void gst_iio_transfers_set_flushing (GstIioTransfers * self,
  * most 1 s in all for the aborted fences, and releases every payload.
  * Returns how many transfers had not completed when it began and, in
  * @bytes (may be NULL), their size: what the device never played or
- * never filled. Later enqueues fail. */
+ * never filled (a cyclic transfer is not counted: it was played). Later
+ * enqueues fail. */
 guint gst_iio_transfers_abort_all (GstIioTransfers * self, gsize * bytes);
 
 G_END_DECLS

@@ -80,7 +80,8 @@ guint gst_dmabuf_block_allocator_get_n_blocks (GstDmabufBlockAllocator *
     self);
 gsize gst_dmabuf_block_allocator_get_block_bytes (GstDmabufBlockAllocator *
     self);
-/* Blocks in @state right now. */
+/* Blocks in @state right now (FREE includes a block in the released
+ * hook, not yet re-enqueued or put back). */
 guint gst_dmabuf_block_allocator_count (GstDmabufBlockAllocator * self,
     GstDmabufBlockState state);
 
@@ -115,15 +116,18 @@ void gst_dmabuf_block_allocator_mark_outstanding (GstDmabufBlockAllocator *
 GstDmabufBlockState gst_dmabuf_block_allocator_get_state
     (GstDmabufBlockAllocator * self, GstMemory * block);
 
-/* Takes the reference the released hook was given: the block is FREE on
- * the list (freed instead after close()). */
+/* Takes the reference the released hook was given (also after a failed
+ * re-enqueue that followed mark_queued()): the block is FREE on the list
+ * (freed instead after close()). */
 void gst_dmabuf_block_allocator_put_free (GstDmabufBlockAllocator * self,
     GstMemory * block);
 
 /* The owner stops: detaches every block, frees the free ones now and the
  * others when they come back; waits for a released hook running in
  * another thread, and calls none after it returns. Never call it from
- * the hook. Idempotent. */
+ * the hook. Idempotent. Required before the owner's last unref: free
+ * blocks hold references to the allocator, so it is never finalized
+ * while it holds any. */
 void gst_dmabuf_block_allocator_close (GstDmabufBlockAllocator * self);
 
 G_END_DECLS
