@@ -89,8 +89,8 @@ gboolean gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd,
  * (iio:device0) failed: ..."; "Device sim-dac (iio:device1) aborted a
  * block it was playing (the driver reported a transfer error)"; FAILED,
  * sticky), the device gone (DEVICE_LOST, sticky), or the buffer disabled
- * by another program (FAILED, sticky). A failed oldest transfer is retired before the error
- * returns. */
+ * by another program (FAILED, sticky). A failed oldest transfer is
+ * retired before the error returns. */
 GstFlowReturn gst_iio_transfers_wait_oldest (GstIioTransfers * self,
     gint timeout_ms, gboolean wait_for_enqueue, GError ** error);
 
