@@ -833,6 +833,8 @@ wait_played (GstIioCopyQueue * self, GError ** error)
       "Timed out after %" G_GINT64_FORMAT " ms waiting for %s to play the "
       "queued samples (data_available %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
       " when idle)", (deadline - start) / 1000, dev_name (self), avail, idle);
+  gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE
+          (self)), error);
 
   return FALSE;
 }
@@ -989,6 +991,8 @@ repeat_loop (gpointer data)
   while (n >= 0);
 
   set_io_error (self, "iio_buffer_push", (gint) - n, &err);
+  gst_iio_device_explain_disabled (gst_iio_queue_get_device (GST_IIO_QUEUE
+          (self)), &err);
   g_mutex_lock (&self->lock);
   if (!self->cancelled && !self->repeat_error) {
     GST_WARNING_OBJECT (self, "%s", err->message);
