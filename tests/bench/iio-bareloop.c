@@ -6,7 +6,7 @@
  *   iio-bareloop [--dac] [--mode none|sync|read|memcpy] [--device NAME]
  *       [--block-size BYTES] [--buffers B] [--count N] [--seconds T]
  *       [--channels C] [--heap system|udmabuf] [--attr NAME=VALUE]...
- *       [--no-verify]
+ *       [--no-verify] [--cpu N]
  *
  * Capture (default, sim-adc): B DMABUFs of BYTES each from the DMA heap
  * (or udmabuf), all attached to the device's buffer 0, all enqueued, the
@@ -28,7 +28,8 @@
  * Before the first enqueue: the buffer is disabled, each --attr is written
  * to the device's sysfs dir (e.g. sampling_frequency=0, fill=0, fast=1),
  * channels voltage0..C-1 are enabled (all by default), the rest disabled.
- * The clock starts at the enable (setup excluded).
+ * The clock starts at the enable (setup excluded). --cpu pins the loop to
+ * one CPU (the simulator's unbound worker then mostly runs on another).
  *
  * Output, one line on stdout:
  *   result dir=in|out device=NAME mode=MODE block_bytes=S buffers=B
@@ -52,6 +53,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -116,6 +118,7 @@ typedef struct
   int channels;
   bool udmabuf;
   bool verify;
+  int cpu;                      /* pinned to this CPU, or -1 */
   char **attrs;
   int nattrs;
 
@@ -718,7 +721,7 @@ usage (FILE * f)
       "[--device NAME]\n"
       "    [--block-size BYTES] [--buffers B] [--count N] [--seconds T]\n"
       "    [--channels C] [--heap system|udmabuf] [--attr NAME=VALUE]... "
-      "[--no-verify]\n"
+      "[--no-verify]\n    [--cpu N]\n"
       "defaults: sim-adc (sim-dac with --dac), mode none, 65536 bytes, 4 "
       "buffers,\n1000 blocks (with --seconds only: until T seconds), every "
       "channel, heap system\n", prog);
@@ -768,6 +771,7 @@ parse_args (Loop * l, int argc, char **argv)
     {"heap", required_argument, NULL, 'H'},
     {"attr", required_argument, NULL, 'a'},
     {"no-verify", no_argument, NULL, 'V'},
+    {"cpu", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
@@ -779,6 +783,7 @@ parse_args (Loop * l, int argc, char **argv)
   l->count = 1000;
   l->channels = -1;
   l->verify = true;
+  l->cpu = -1;
   l->attrs = calloc (argc, sizeof *l->attrs);
   while ((c = getopt_long (argc, argv, "m:d:s:b:n:t:c:a:h", opts, NULL)) != -1) {
     switch (c) {
@@ -826,6 +831,9 @@ parse_args (Loop * l, int argc, char **argv)
       case 'V':
         l->verify = false;
         break;
+      case 'C':
+        l->cpu = parse_u64 ("--cpu", optarg, 0, CPU_SETSIZE - 1);
+        break;
       case 'h':
         usage (stdout);
         exit (0);
@@ -862,6 +870,14 @@ main (int argc, char **argv)
   Loop l = {.dev_fd = -1,.buf_fd = -1 };
 
   parse_args (&l, argc, argv);
+  if (l.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO (&set);
+    CPU_SET (l.cpu, &set);
+    /* where the loop runs decides whether each completion crosses CPUs */
+    if (sched_setaffinity (0, sizeof set, &set) < 0)
+      die (EXIT_REFUSED, "cannot run on CPU %d: %s", l.cpu, strerror (errno));
+  }
   setup_device (&l);
   setup_blocks (&l);
   /* closing the buffer fd detaches every DMABUF */
