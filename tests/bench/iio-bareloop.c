@@ -556,7 +556,7 @@ touch_capture (Loop * l, Block * b)
   } else if (l->mode == MODE_MEMCPY) {
     memcpy (b->copy, b->map, l->block_bytes);
     /* the copy counts: keep the compiler from dropping it */
-    __asm__ __volatile__ ("":: "r" (b->copy):"memory");
+    __asm__ __volatile__ (""::"r" (b->copy):"memory");
   }
   block_sync (l, b, DMA_BUF_SYNC_END);
 }
@@ -659,15 +659,14 @@ run (Loop * l)
   set_enable (l, false);
   sysfs_read_u64 (l->sysdir, "blocks_done", &sim_done);
 
-  gib = (double) done * l->block_bytes / (1 << 30);
+  gib = l->block_bytes * (double) done / (1 << 30);
   printf ("result dir=%s device=%s mode=%s block_bytes=%zu buffers=%u "
       "blocks=%" PRIu64 " bytes=%" PRIu64 " wall_s=%.6f cpu_s=%.6f "
       "sys_cpu_s=%.6f blocks_per_s=%.1f mib_per_s=%.2f cpu_s_per_gib=%.4f "
       "sys_cpu_s_per_gib=%.4f fill=%s fast=%s fill_ns=%s sim_blocks=%s",
       l->dac ? "out" : "in", l->device, mode_names[l->mode], l->block_bytes,
       l->nbufs, done, done * l->block_bytes, wall, cpu, sys, done / wall,
-      gib * 1024 / wall, cpu / gib, sys / gib, fill, fast, fill_ns,
-      sim_blocks);
+      gib * 1024 / wall, cpu / gib, sys / gib, fill, fast, fill_ns, sim_blocks);
 
   if (l->dac) {
     const char *verdict = "n/a";
