@@ -137,6 +137,11 @@ typedef struct
 } Loop;
 
 static const char *prog = "iio-bareloop";
+/* The device's sysfs dir while its buffer is enabled by us: die() disables
+ * it, so a failed run leaves the device as it found it. */
+static const char *enabled_sysdir;
+
+static int sysfs_write (const char *dir, const char *attr, const char *value);
 
 static void
 die (int code, const char *fmt, ...)
@@ -148,6 +153,8 @@ die (int code, const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   va_end (ap);
   fputc ('\n', stderr);
+  if (enabled_sysdir)
+    sysfs_write (enabled_sysdir, "buffer0/enable", "0");
   exit (code);
 }
 
@@ -285,6 +292,7 @@ set_enable (Loop * l, bool on)
   if (err)
     die (EXIT_REFUSED, "%s: writing %d to buffer0/enable failed: %s",
         l->device, on, strerror (err));
+  enabled_sysdir = on ? l->sysdir : NULL;
 }
 
 /* Channels voltage0..C-1 of the direction on, the others off. */
