@@ -47,6 +47,36 @@
  *                       is not underrunning).
  * DMA buffers also have buffer0/length_align_bytes (2), like dmaengine's.
  *
+ * Additions (benchmark switches; the defaults keep every behaviour above),
+ * sim-adc and sim-dac:
+ *   fill                rw, "1" (default) or "0"; applies at the next enable.
+ *                       0: the engine touches no data, like a real DMA
+ *                       engine whose transfer costs the CPU nothing: sim-adc
+ *                       completes blocks with whatever they held (not the
+ *                       waveform), sim-dac consumes without reading;
+ *                       bookkeeping (timing, overruns/underruns,
+ *                       samples_consumed, blocks_done) stays. sim-dac's
+ *                       checksum then reads "off" until the next enable
+ *                       with fill 1.
+ *   fast                rw, "0" (default) or "1"; applies at the next enable.
+ *                       1: the work item runs on the module's own unbound
+ *                       high-priority workqueue (WQ_UNBOUND | WQ_HIGHPRI,
+ *                       any CPU, nice -20) and completes every due block
+ *                       in one loop (cond_resched() between blocks) until
+ *                       none is due. 0: system_unbound_wq at normal
+ *                       priority, at most 16 blocks per run, then the work
+ *                       re-queues itself behind other work. Timing is the
+ *                       same (a block never completes before it is due); at
+ *                       sampling_frequency 0 the fast worker leaves the
+ *                       kernel's enqueue/completion path as the limit.
+ *   fill_ns             ro, reset at enable: nanoseconds the engine spent
+ *                       filling (sim-adc) or reading and checksumming
+ *                       (sim-dac) block data (ktime_get_ns() around it);
+ *                       0 with fill 0.
+ *   blocks_done         ro, reset at enable: blocks completed (each pass of
+ *                       a cyclic block counts; a block failed by
+ *                       fault=error does not).
+ *
  * Timing: blocks queued before enable (fileio capture blocks, DMABUFs
  * enqueued while disabled) start at n = 0 and follow each other. A block of
  * L samples placed at sample n completes at t0 + (n + L) / rate, t0 being
@@ -107,6 +137,9 @@ static const char * const sim_fault_names[] = { "none", "stall", "error" };
 
 static s16 sim_sine_table[SIM_SINE_PERIOD];
 
+/* The fast worker's workqueue (attribute fast): unbound, high priority */
+static struct workqueue_struct *sim_fast_wq;
+
 /* What a stream needs to generate samples; fixed at buffer enable. */
 struct sim_scan {
 	unsigned int chans[SIM_MAX_CHANNELS];	/* enabled channels, in order */
@@ -149,6 +182,10 @@ struct sim_dma {
 	u64 lost;		/* ADC overruns or DAC underruns */
 	u64 bytes_done;		/* DAC bytes consumed */
 	u64 checksum;		/* DAC FNV-1a 64 of the bytes consumed */
+	bool fill;		/* fill or consume data (fixed at enable) */
+	bool fast;		/* the fast worker (fixed at enable) */
+	u64 fill_ns;		/* spent filling or consuming since enable */
+	u64 blocks_done;	/* blocks completed since enable */
 };
 
 /* iio_priv() of every simulated device */
@@ -158,6 +195,8 @@ struct sim_dev {
 	u32 rate;		/* sampling_frequency, applied at enable */
 	int waveform;		/* applied at enable */
 	int fault;		/* SIM_FAULT_*, cmpxchg'd by the engine */
+	bool fill;		/* applied at enable */
+	bool fast;		/* applied at enable */
 	struct sim_dma *dma;	/* sim-adc, sim-dac */
 
 	/* sim-kfifo: only the timer touches these while enabled */
@@ -307,9 +346,11 @@ static void sim_dma_settle(struct sim_dma *dma, ktime_t now)
 	dma->next_n = now_n;
 }
 
+/* fast only changes in enable, while the work is idle (abort cancelled it) */
 static void sim_dma_kick(struct sim_dma *dma)
 {
-	queue_work(system_unbound_wq, &dma->work);
+	queue_work(READ_ONCE(dma->fast) ? sim_fast_wq : system_unbound_wq,
+		   &dma->work);
 }
 
 static int sim_dma_submit(struct iio_dma_buffer_queue *queue,
@@ -369,10 +410,11 @@ static void sim_dma_fill(struct sim_dma *dma, struct sim_xfer *x)
 	sg_miter_stop(&miter);
 }
 
-static void sim_dma_consume(struct sim_dma *dma, struct sim_xfer *x)
+/* Checksums the block into *hash; returns the bytes consumed. */
+static size_t sim_dma_consume(struct sim_dma *dma, struct sim_xfer *x,
+			      u64 *hash_out)
 {
 	struct iio_dma_buffer_block *block = x->block;
-	struct iio_dma_buffer_queue *queue = &dma->queue;
 	size_t left = block->bytes_used, c;
 	struct sg_mapping_iter miter;
 	u64 hash;
@@ -393,11 +435,8 @@ static void sim_dma_consume(struct sim_dma *dma, struct sim_xfer *x)
 		}
 		sg_miter_stop(&miter);
 	}
-
-	spin_lock_irq(&queue->list_lock);
-	dma->checksum = hash;
-	dma->bytes_done += block->bytes_used - left;
-	spin_unlock_irq(&queue->list_lock);
+	*hash_out = hash;
+	return block->bytes_used - left;
 }
 
 /* fault=error: fail the block the only way 6.12's DMA buffer code allows. */
@@ -426,11 +465,28 @@ static void sim_dma_fail(struct sim_dma *dma, struct sim_xfer *x)
 static void sim_dma_transfer(struct sim_dma *dma, struct sim_xfer *x)
 {
 	struct iio_dma_buffer_block *block = x->block;
+	bool input = sim_dma_is_input(dma);
+	size_t consumed = block->bytes_used;
+	u64 hash = 0, t = 0;
 
-	if (sim_dma_is_input(dma))
-		sim_dma_fill(dma, x);
-	else
-		sim_dma_consume(dma, x);
+	/* fill is fixed while running; fill 0 is a DMA engine costing no CPU */
+	if (dma->fill) {
+		t = ktime_get_ns();
+		if (input)
+			sim_dma_fill(dma, x);
+		else
+			consumed = sim_dma_consume(dma, x, &hash);
+		t = ktime_get_ns() - t;
+	}
+
+	spin_lock_irq(&dma->queue.list_lock);
+	if (!input && dma->fill)
+		dma->checksum = hash;
+	if (!input)
+		dma->bytes_done += consumed;
+	dma->fill_ns += t;
+	dma->blocks_done++;
+	spin_unlock_irq(&dma->queue.list_lock);
 
 	if (block->cyclic) {
 		/* stays at the head: play it again, seamlessly */
@@ -486,6 +542,12 @@ static void sim_dma_work_fn(struct work_struct *work)
 	struct sim_dma *dma = container_of(work, struct sim_dma, work);
 	unsigned int i;
 
+	if (READ_ONCE(dma->fast)) {
+		/* the fast worker: every due block, without re-queueing */
+		while (sim_dma_step(dma))
+			cond_resched();
+		return;
+	}
 	for (i = 0; i < SIM_STEPS_PER_RUN; i++)
 		if (!sim_dma_step(dma))
 			return;
@@ -575,6 +637,10 @@ static int sim_dma_enable(struct iio_buffer *buffer, struct iio_dev *indio_dev)
 	dma->lost = 0;
 	dma->bytes_done = 0;
 	dma->checksum = SIM_FNV_OFFSET;
+	dma->fill = READ_ONCE(dma->sim->fill);
+	dma->fast = READ_ONCE(dma->sim->fast);
+	dma->fill_ns = 0;
+	dma->blocks_done = 0;
 	/*
 	 * Work around a 6.12 bug: industrialio-buffer-dma never resets
 	 * fileio.next_dequeue, so after a session that read an odd number of
@@ -699,6 +765,7 @@ static int sim_dma_setup(struct device *dev, struct iio_dev *indio_dev,
 		return -ENOMEM;
 	dma->sim = sim;
 	dma->checksum = SIM_FNV_OFFSET;
+	dma->fill = true;
 	INIT_LIST_HEAD(&dma->xfers);
 	INIT_WORK(&dma->work, sim_dma_work_fn);
 	hrtimer_init(&dma->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
@@ -891,12 +958,81 @@ static ssize_t checksum_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
 	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	bool fill;
 	u64 hash;
 
 	spin_lock_irq(&dma->queue.list_lock);
 	hash = dma->checksum;
+	fill = dma->fill;
 	spin_unlock_irq(&dma->queue.list_lock);
+	/* with fill 0 nothing was read: no checksum to give */
+	if (!fill)
+		return sysfs_emit(buf, "off\n");
 	return sysfs_emit(buf, "0x%016llx\n", hash);
+}
+
+static ssize_t sim_bool_show(char *buf, bool *v)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(*v));
+}
+
+static ssize_t sim_bool_store(const char *buf, size_t len, bool *v)
+{
+	bool on;
+	int ret = kstrtobool(buf, &on);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(*v, on);
+	return len;
+}
+
+static ssize_t fill_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sim_bool_show(buf, &dev_to_sim(dev)->fill);
+}
+
+static ssize_t fill_store(struct device *dev, struct device_attribute *attr,
+			  const char *buf, size_t len)
+{
+	return sim_bool_store(buf, len, &dev_to_sim(dev)->fill);
+}
+
+static ssize_t fast_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sim_bool_show(buf, &dev_to_sim(dev)->fast);
+}
+
+static ssize_t fast_store(struct device *dev, struct device_attribute *attr,
+			  const char *buf, size_t len)
+{
+	return sim_bool_store(buf, len, &dev_to_sim(dev)->fast);
+}
+
+static ssize_t fill_ns_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 ns;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	ns = dma->fill_ns;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "%llu\n", ns);
+}
+
+static ssize_t blocks_done_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 n;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	n = dma->blocks_done;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "%llu\n", n);
 }
 
 static IIO_DEVICE_ATTR_RW(sampling_frequency, 0);
@@ -908,6 +1044,10 @@ static IIO_DEVICE_ATTR_RO(overruns, 0);
 static IIO_DEVICE_ATTR_RO(underruns, 0);
 static IIO_DEVICE_ATTR_RO(samples_consumed, 0);
 static IIO_DEVICE_ATTR_RO(checksum, 0);
+static IIO_DEVICE_ATTR_RW(fill, 0);
+static IIO_DEVICE_ATTR_RW(fast, 0);
+static IIO_DEVICE_ATTR_RO(fill_ns, 0);
+static IIO_DEVICE_ATTR_RO(blocks_done, 0);
 
 static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_sampling_frequency.dev_attr.attr,
@@ -916,6 +1056,10 @@ static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_fault.dev_attr.attr,
 	&iio_const_attr_fault_available.dev_attr.attr,
 	&iio_dev_attr_overruns.dev_attr.attr,
+	&iio_dev_attr_fill.dev_attr.attr,
+	&iio_dev_attr_fast.dev_attr.attr,
+	&iio_dev_attr_fill_ns.dev_attr.attr,
+	&iio_dev_attr_blocks_done.dev_attr.attr,
 	NULL,
 };
 
@@ -926,6 +1070,10 @@ static struct attribute *sim_dac_attrs[] = {
 	&iio_dev_attr_samples_consumed.dev_attr.attr,
 	&iio_dev_attr_checksum.dev_attr.attr,
 	&iio_dev_attr_underruns.dev_attr.attr,
+	&iio_dev_attr_fill.dev_attr.attr,
+	&iio_dev_attr_fast.dev_attr.attr,
+	&iio_dev_attr_fill_ns.dev_attr.attr,
+	&iio_dev_attr_blocks_done.dev_attr.attr,
 	NULL,
 };
 
@@ -1022,6 +1170,7 @@ static int sim_probe(struct platform_device *pdev)
 	sim->rate = SIM_DMA_DEFAULT_RATE;
 	sim->waveform = SIM_RAMP;
 	sim->fault = SIM_FAULT_NONE;
+	sim->fill = true;
 	indio_dev->name = pdev->name;
 	indio_dev->label = pdev->name;
 	indio_dev->modes = INDIO_DIRECT_MODE;
@@ -1084,9 +1233,15 @@ static int __init sim_init(void)
 	for (i = 0; i < SIM_SINE_PERIOD; i++)
 		sim_sine_table[i] = (fixp_sin32(i) >> 16) * 9 / 10;
 
+	sim_fast_wq = alloc_workqueue("iio-sim-fast", WQ_UNBOUND | WQ_HIGHPRI,
+				      0);
+	if (!sim_fast_wq)
+		return -ENOMEM;
 	ret = platform_driver_register(&sim_driver);
-	if (ret)
+	if (ret) {
+		destroy_workqueue(sim_fast_wq);
 		return ret;
+	}
 	for (i = 0; i < ARRAY_SIZE(sim_pdevs); i++) {
 		sim_pdevs[i] = platform_device_register_simple(sim_ids[i].name,
 							       PLATFORM_DEVID_NONE,
@@ -1095,6 +1250,7 @@ static int __init sim_init(void)
 			ret = PTR_ERR(sim_pdevs[i]);
 			sim_unregister_devices();
 			platform_driver_unregister(&sim_driver);
+			destroy_workqueue(sim_fast_wq);
 			return ret;
 		}
 	}
@@ -1105,6 +1261,7 @@ static void __exit sim_exit(void)
 {
 	sim_unregister_devices();
 	platform_driver_unregister(&sim_driver);
+	destroy_workqueue(sim_fast_wq);
 }
 
 module_init(sim_init);
