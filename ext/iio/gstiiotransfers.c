@@ -30,6 +30,7 @@ typedef struct
   GDestroyNotify release;
   gint64 queue_begin_ns;
   gint64 queue_end_ns;
+  gint64 signal_ns;             /* set once a wait saw it signalled */
 } Transfer;
 
 struct _GstIioTransfers
@@ -327,6 +328,7 @@ gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd, gsize bytes,
   t->release = release;
   t->queue_begin_ns = begin;
   t->queue_end_ns = end;
+  t->signal_ns = -1;
   t->ino = output ? gst_dmabuf_get_ino (fd) : 0;
   /* Right after ENQUEUE: only a sync_file taken before the fence signals
    * carries the transfer's status and signal time. An output device
@@ -430,6 +432,7 @@ wait_fence (GstIioTransfers * self, Transfer * t, gint64 deadline,
     gint timeout_ms, GError ** error)
 {
   GError *err = NULL;
+  gint64 signal_ns;
   gint status;
 
   if (t->fence_fd < 0) {
@@ -452,7 +455,12 @@ wait_fence (GstIioTransfers * self, Transfer * t, gint64 deadline,
       break;
   }
 
-  status = gst_dmabuf_fence_get_status (t->fence_fd);
+  /* Status and signal time in one ioctl; several threads may wait on
+   * @t, so the time is kept under the lock. */
+  status = gst_dmabuf_fence_get_info (t->fence_fd, &signal_ns);
+  g_mutex_lock (&self->lock);
+  t->signal_ns = signal_ns;
+  g_mutex_unlock (&self->lock);
   if (status >= 0)
     return GST_FLOW_OK;
   fail_status (self, status, error);
@@ -503,8 +511,11 @@ gst_iio_transfers_pop_oldest (GstIioTransfers * self, GstIioTransferInfo * info)
   gpointer payload;
   Transfer *t;
 
+  gint64 signal_ns;
+
   g_mutex_lock (&self->lock);
   t = g_queue_pop_head (&self->fifo);
+  signal_ns = t ? t->signal_ns : -1;
   g_mutex_unlock (&self->lock);
   if (t == NULL)
     return NULL;
@@ -514,9 +525,9 @@ gst_iio_transfers_pop_oldest (GstIioTransfers * self, GstIioTransferInfo * info)
     info->bytes = t->bytes;
     info->queue_begin_ns = t->queue_begin_ns;
     info->queue_end_ns = t->queue_end_ns;
-    if (t->fence_fd < 0 ||
-        !gst_dmabuf_fence_get_signal_time (t->fence_fd, &info->signal_ns))
-      info->signal_ns = -1;
+    info->signal_ns = signal_ns;
+    if (info->signal_ns < 0 && t->fence_fd >= 0)
+      gst_dmabuf_fence_get_info (t->fence_fd, &info->signal_ns);
   }
   payload = g_steal_pointer (&t->payload);
   transfer_unref (t);

@@ -129,27 +129,40 @@ gst_dmabuf_fence_get_status (gint sync_file_fd)
 /* A sync_file of one DMABUF holds one fence per writer; a few is plenty. */
 #define MAX_INFO_FENCES 4
 
-gboolean
-gst_dmabuf_fence_get_signal_time (gint sync_file_fd, gint64 * time_ns)
+gint
+gst_dmabuf_fence_get_info (gint sync_file_fd, gint64 * signal_ns)
 {
   struct sync_fence_info fences[MAX_INFO_FENCES];
   struct sync_file_info info;
   guint64 latest = 0;
   guint i;
 
+  *signal_ns = -1;
   memset (&info, 0, sizeof (info));
   memset (fences, 0, sizeof (fences));
   info.num_fences = MAX_INFO_FENCES;
   info.sync_fence_info = (guint64) (guintptr) fences;
-  if (ioctl_retry (sync_file_fd, SYNC_IOC_FILE_INFO, &info) < 0
-      || info.status == 0)
-    return FALSE;
+  if (ioctl_retry (sync_file_fd, SYNC_IOC_FILE_INFO, &info) < 0)
+    return -errno;
+  if (info.status == 0)
+    return 0;
 
   for (i = 0; i < MIN (info.num_fences, MAX_INFO_FENCES); i++)
     latest = MAX (latest, fences[i].timestamp_ns);
-  if (latest == 0 || latest > (guint64) G_MAXINT64)
+  if (latest > 0 && latest <= (guint64) G_MAXINT64)
+    *signal_ns = (gint64) latest;
+
+  return info.status;
+}
+
+gboolean
+gst_dmabuf_fence_get_signal_time (gint sync_file_fd, gint64 * time_ns)
+{
+  gint64 t;
+
+  if (gst_dmabuf_fence_get_info (sync_file_fd, &t) == 0 || t < 0)
     return FALSE;
-  *time_ns = (gint64) latest;
+  *time_ns = t;
 
   return TRUE;
 }

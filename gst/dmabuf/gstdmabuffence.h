@@ -43,6 +43,10 @@ gint gst_dmabuf_fence_get_status (gint sync_file_fd);
 gboolean gst_dmabuf_fence_get_signal_time (gint sync_file_fd,
     gint64 * time_ns);
 
+/* gst_dmabuf_fence_get_status() and, once signalled, the signal time
+ * (-1 when unknown) in one SYNC_IOC_FILE_INFO: one ioctl per block. */
+gint gst_dmabuf_fence_get_info (gint sync_file_fd, gint64 * signal_ns);
+
 /* DMA_BUF_IOCTL_SYNC brackets around CPU access to a DMABUF. */
 gboolean gst_dmabuf_cpu_access_begin (gint dmabuf_fd, gboolean read,
     gboolean write, GError ** error);
