@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The benchmark, guest side (tests/bench/run boots the test bed and runs
+this): every path against the bare kernel loop and Debian's libiio tools,
+in one run, on sim-adc/sim-dac at sampling_frequency=0 with the
+simulator's fast worker, fill on and off.
+
+  bench.py --bareloop PATH [--quick] [--csv FILE|-]
+
+Prints one table and writes it as CSV. Asserts only what a functional
+test would (every run exits 0, the counts are right, the zero-copy paths
+copy nothing, the first captured block is the simulator's ramp when it
+fills): speed is never checked. --quick: two block sizes, 8 MiB a row.
+"""
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'integration'))
+from iiotest import Gst, read_attr, write_attr  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ADC_CHANNELS = 4            # sim-adc voltage0..3, S16
+ADC_SAMPLE = 2 * ADC_CHANNELS
+DAC_SAMPLE = 4              # sim-dac voltage0..1, S16
+BLOCKS = 8                  # blocks every path keeps in flight
+SIZES = [4096, 65536, 1 << 20, 4 << 20, 16 << 20]
+QUICK_SIZES = [65536, 1 << 20]
+MIB = 1 << 20
+GIB = 1 << 30
+# libiio 0.24's iio_readdev/iio_writedev allocate their buffer through
+# libiio's fileio path, which cannot take 16 MiB (ENOMEM from the kernel's
+# DMA buffer length limit).
+LIBIIO_MAX = 4 << 20
+
+ROWS = []
+FAILURES = []
+
+
+def fail(what, why):
+    FAILURES.append(f'{what}: {why}')
+    print(f'FAIL {what}: {why}', flush=True)
+
+
+def sys_cpu_s():
+    """Busy CPU seconds of the whole guest (the simulator's worker too)."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v) - v[3] - v[4]         # minus idle and iowait
+    return busy / os.sysconf('SC_CLK_TCK')
+
+
+def self_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def set_sim(fill):
+    for dev in ('sim-adc', 'sim-dac'):
+        write_attr(dev, 'sampling_frequency', 0)
+        write_attr(dev, 'fill', fill)
+        write_attr(dev, 'fast', 1)
+
+
+def row(direction, path, size, fill, nbytes, wall, cpu, syscpu, note=''):
+    r = dict(direction=direction, path=path, block_bytes=size, fill=fill,
+             mib_s=nbytes / MIB / wall if wall > 0 else 0,
+             blocks_s=nbytes / size / wall if wall > 0 else 0,
+             cpu_s_gib=cpu * GIB / nbytes if nbytes else 0,
+             sys_cpu_s_gib=syscpu * GIB / nbytes if nbytes else 0,
+             note=note)
+    ROWS.append(r)
+    print(f'  {direction:3s} {path:22s} {size:>9d} fill={fill} '
+          f'{r["mib_s"]:9.1f} MiB/s {r["blocks_s"]:9.0f} blocks/s '
+          f'{r["cpu_s_gib"]:7.2f} CPU-s/GiB {r["sys_cpu_s_gib"]:7.2f} '
+          f'sys {note}', flush=True)
+
+
+def na_row(direction, path, size, fill, note):
+    ROWS.append(dict(direction=direction, path=path, block_bytes=size,
+                     fill=fill, mib_s='', blocks_s='', cpu_s_gib='',
+                     sys_cpu_s_gib='', note=note))
+    print(f'  {direction:3s} {path:22s} {size:>9d} fill={fill} n/a: {note}',
+          flush=True)
+
+
+# ---- the bare loop ----
+
+def bare(loop, direction, mode, size, fill, nbytes):
+    what = f'bare {direction} {mode} {size} fill={fill}'
+    args = [loop, '--mode', mode, '--block-size', str(size), '--buffers',
+            str(BLOCKS), '--count', str(max(nbytes // size, 1)),
+            '--attr', 'sampling_frequency=0', '--attr', f'fill={fill}',
+            '--attr', 'fast=1']
+    if direction == 'out':
+        args.append('--dac')
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        fail(what, f'exit {p.returncode}: {p.stderr.strip()} {p.stdout}')
+        return
+    f = dict(kv.split('=', 1) for kv in p.stdout.split()[1:] if '=' in kv)
+    n = int(f['bytes'])
+    if n != max(nbytes // size, 1) * size:
+        fail(what, f'{n} bytes moved')
+    row(direction, f'bare loop ({mode})', size, fill, n, float(f['wall_s']),
+        float(f['cpu_s']), float(f['sys_cpu_s']))
+
+
+# ---- Debian's libiio tools ----
+
+def libiio_tool(direction, size, fill, nbytes):
+    sample = ADC_SAMPLE if direction == 'in' else DAC_SAMPLE
+    tool = 'iio_readdev' if direction == 'in' else 'iio_writedev'
+    what = f'{tool} {size} fill={fill}'
+    if size > LIBIIO_MAX:
+        na_row(direction, tool, size, fill,
+               "libiio 0.24's buffer cannot be that large")
+        return
+    n_samples = nbytes // sample
+    args = [tool, '-u', 'local:', '-b', str(size // sample), '-s',
+            str(n_samples), 'sim-adc' if direction == 'in' else 'sim-dac']
+    set_sim(fill)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    zero = os.open('/dev/zero', os.O_RDONLY)
+    t0, s0 = time.monotonic(), sys_cpu_s()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(zero if direction == 'out' else devnull, 0)
+        os.dup2(devnull, 1)
+        os.execvp(tool, args)
+    _, status, ru = os.wait4(pid, 0)
+    wall, syscpu = time.monotonic() - t0, sys_cpu_s() - s0
+    os.close(devnull)
+    os.close(zero)
+    if os.waitstatus_to_exitcode(status) != 0:
+        fail(what, f'exit {os.waitstatus_to_exitcode(status)}')
+        return
+    note = ''
+    if direction == 'out':
+        # iio_writedev exits without waiting for the blocks it queued:
+        # the device never plays them (a user's loss, not a failed run).
+        consumed = int(read_attr('sim-dac', 'samples_consumed'))
+        if consumed < n_samples:
+            note = f'{n_samples - consumed} samples dropped at exit'
+    row(direction, tool, size, fill, n_samples * sample, wall,
+        ru.ru_utime + ru.ru_stime, syscpu, note)
+
+
+# ---- the elements ----
+
+def run_pipeline(launch, setup=None, timeout_s=300):
+    p = Gst.parse_launch(launch)
+    if setup:
+        setup(p)
+    t0, c0, s0 = time.monotonic(), self_cpu_s(), sys_cpu_s()
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(
+        timeout_s * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    wall = time.monotonic() - t0
+    cpu, syscpu = self_cpu_s() - c0, sys_cpu_s() - s0
+    err = None
+    if msg is None:
+        err = f'no EOS within {timeout_s} s'
+    elif msg.type == Gst.MessageType.ERROR:
+        err = msg.parse_error()[0].message
+    return p, err, wall, cpu, syscpu
+
+
+def first_block_probe(pad, first):
+    """Keeps the first buffer's samples, to check the ramp; removed after
+    it, so that Python costs the streaming thread nothing later."""
+    def probe(pad, info):
+        ok, m = info.get_buffer().map(Gst.MapFlags.READ)
+        if ok:
+            first['data'] = np.frombuffer(m.data, dtype='<i2').copy()
+            info.get_buffer().unmap(m)
+        return Gst.PadProbeReturn.REMOVE
+    pad.add_probe(Gst.PadProbeType.BUFFER, probe)
+
+
+def check_ramp(what, data):
+    n = data.reshape(-1, ADC_CHANNELS)
+    want = ((np.arange(n.shape[0])[:, None] +
+             1000 * np.arange(ADC_CHANNELS)[None, :]) & 0xffff)
+    if not np.array_equal(n.view(np.uint16), want.astype(np.uint16)):
+        fail(what, 'the first block is not the simulator\'s ramp')
+
+
+def capture(path, io_mode, consumer, size, fill, nbytes):
+    what = f'iiosrc {path} {size} fill={fill}'
+    n = max(nbytes // size, 1)
+    set_sim(fill)
+    caps = ('audio/x-raw,format=S16LE ! ' if consumer == 'level' else '')
+    tail = ('level post-messages=false ! fakesink sync=false'
+            if consumer == 'level' else 'fakesink sync=false')
+    launch = (f'iiosrc name=src device=sim-adc io-mode={io_mode} '
+              f'rate=1000000 buffer-size={size // ADC_SAMPLE} '
+              f'blocks={BLOCKS} num-buffers={n} ! {caps}{tail}')
+    first = {}
+    p, err, wall, cpu, syscpu = run_pipeline(launch, lambda p: first_block_probe(
+        p.get_by_name('src').get_static_pad('src'), first))
+    st = p.get_by_name('src').get_property('stats')
+    p.set_state(Gst.State.NULL)
+    if err:
+        fail(what, err)
+        return
+    if st.get_value('buffers') != n or st.get_value('bytes') != n * size:
+        fail(what, f'{st.get_value("buffers")} buffers, '
+             f'{st.get_value("bytes")} bytes: {n} blocks expected')
+    copied = st.get_value('bytes-copied')
+    if io_mode == 'dmabuf' and copied != 0:
+        fail(what, f'bytes-copied {copied} on the zero-copy path')
+    if fill == 1 and 'data' in first:
+        check_ramp(what, first['data'])
+    # The device runs unpaced (sampling_frequency=0) against rate=1 MHz:
+    # the inferred loss check then sees gaps that are not there.
+    row('in', path, size, fill, n * size, wall, cpu, syscpu,
+        f'inferred overruns={st.get_value("overruns")}'
+        if st.get_value('overruns') else '')
+
+
+def playback(path, size, fill, nbytes):
+    what = f'iiosink {path} {size} fill={fill}'
+    spb = size // DAC_SAMPLE
+    n = max(nbytes // size, 1)
+    set_sim(fill)
+    caps = 'audio/x-raw,format=S16LE,channels=2,rate=1000000'
+    sink = (f'iiosink name=sink device=sim-dac buffer-size={spb} '
+            f'blocks={BLOCKS} rate=1000000')
+    src = (f'audiotestsrc wave=silence samplesperbuffer={spb} '
+           f'num-buffers={n} ! {caps}')
+    launch = {
+        'pool': f'{src} ! {sink} io-mode=dmabuf',
+        # The sink keeps up to BLOCKS of iiosrc's blocks in flight, and
+        # iiosrc copies a block out when it has fewer than 3 left
+        # (docs/zero-copy.md): it needs BLOCKS + 3 to stay zero-copy.
+        'import': (f'iiosrc device=sim-adc channels=voltage0,voltage1 '
+                   f'io-mode=dmabuf rate=1000000 buffer-size={spb} '
+                   f'blocks={BLOCKS + 3} num-buffers={n} ! {sink} '
+                   'io-mode=dmabuf'),
+        'copy': f'{src} ! {sink} io-mode=copy',
+    }[path]
+    p, err, wall, cpu, syscpu = run_pipeline(launch)
+    st = p.get_by_name('sink').get_property('stats')
+    p.set_state(Gst.State.NULL)
+    if err:
+        fail(what, err)
+        return
+    consumed = int(read_attr('sim-dac', 'samples_consumed'))
+    if consumed != n * spb:
+        fail(what, f'sim-dac consumed {consumed} samples, {n * spb} sent')
+    copied = st.get_value('bytes-copied')
+    if path != 'copy' and copied != 0:
+        fail(what, f'bytes-copied {copied} on the zero-copy path')
+    if path == 'import' and st.get_value('dmabuf-imports') != n:
+        fail(what, f'{st.get_value("dmabuf-imports")} imports, {n} buffers')
+    underruns = read_attr('sim-dac', 'underruns')
+    row('out', f'iiosink {path}', size, fill, n * size, wall, cpu, syscpu,
+        f'underruns={underruns}')
+
+
+# ---- the table ----
+
+def add_ratios():
+    """Each row against the bare loop (mode none) and the libiio tool of
+    its direction, same block size and fill: MiB/s ratio and CPU ratio."""
+    def find(direction, path, size, fill):
+        for r in ROWS:
+            if (r['direction'], r['path'], r['block_bytes'], r['fill']) == \
+                    (direction, path, size, fill) and r['mib_s'] != '':
+                return r
+        return None
+
+    for r in ROWS:
+        for key, ref_path in (('bare', 'bare loop (none)'),
+                              ('libiio', 'iio_readdev' if r['direction'] ==
+                               'in' else 'iio_writedev')):
+            ref = find(r['direction'], ref_path, r['block_bytes'], r['fill'])
+            ok = ref and r['mib_s'] != '' and ref['mib_s'] and \
+                ref['cpu_s_gib']
+            r[f'mib_s_vs_{key}'] = (r['mib_s'] / ref['mib_s']) if ok else ''
+            r[f'cpu_vs_{key}'] = (r['cpu_s_gib'] / ref['cpu_s_gib']
+                                  if ok else '')
+
+
+def fmt(v, f='{:.2f}'):
+    return f.format(v) if v != '' else 'n/a'
+
+
+def print_table():
+    print()
+    print(f'{"dir":3s} {"path":22s} {"block":>9s} {"fill":>4s} '
+          f'{"MiB/s":>8s} {"blocks/s":>9s} {"CPU-s/GiB":>9s} '
+          f'{"sys/GiB":>8s} {"xbare":>6s} {"cpu/bare":>8s} '
+          f'{"xlibiio":>7s} {"cpu/libiio":>10s}  note')
+    for r in ROWS:
+        print(f'{r["direction"]:3s} {r["path"]:22s} {r["block_bytes"]:>9d} '
+              f'{r["fill"]:>4d} {fmt(r["mib_s"], "{:.1f}"):>8s} '
+              f'{fmt(r["blocks_s"], "{:.0f}"):>9s} '
+              f'{fmt(r["cpu_s_gib"]):>9s} {fmt(r["sys_cpu_s_gib"]):>8s} '
+              f'{fmt(r["mib_s_vs_bare"]):>6s} {fmt(r["cpu_vs_bare"]):>8s} '
+              f'{fmt(r["mib_s_vs_libiio"]):>7s} '
+              f'{fmt(r["cpu_vs_libiio"]):>10s}  {r["note"]}')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bareloop', required=True)
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--csv')
+    a = ap.parse_args()
+    sizes = QUICK_SIZES if a.quick else SIZES
+    nbytes = 8 * MIB if a.quick else 256 * MIB
+
+    for size in sizes:
+        # At least 4 blocks in flight more than the device needs.
+        row_bytes = max(nbytes, 4 * BLOCKS * size)
+        for fill in (1, 0):
+            print(f'block {size} bytes, fill={fill}, {row_bytes // MIB} MiB '
+                  'a row', flush=True)
+            for mode in ('none', 'read'):
+                bare(a.bareloop, 'in', mode, size, fill, row_bytes)
+            libiio_tool('in', size, fill, row_bytes)
+            capture('iiosrc dmabuf', 'dmabuf', 'fakesink', size, fill,
+                    row_bytes)
+            capture('iiosrc copy', 'copy', 'fakesink', size, fill,
+                    row_bytes)
+            # level reads every sample (peak and RMS per channel, in
+            # double: more work a sample than the bare loop's sum).
+            capture('iiosrc dmabuf ! level', 'dmabuf', 'level', size, fill,
+                    row_bytes)
+            bare(a.bareloop, 'out', 'none', size, fill, row_bytes)
+            libiio_tool('out', size, fill, row_bytes)
+            for path in ('pool', 'import', 'copy'):
+                playback(path, size, fill, row_bytes)
+    for dev in ('sim-adc', 'sim-dac'):
+        write_attr(dev, 'sampling_frequency', 1000000)
+        write_attr(dev, 'fill', 1)
+        write_attr(dev, 'fast', 0)
+
+    add_ratios()
+    print_table()
+    if a.csv:
+        # The guest sees the host's files read-only: "-" prints the CSV
+        # between markers for tests/bench/run to take.
+        out = sys.stdout if a.csv == '-' else open(a.csv, 'w', newline='')
+        if a.csv == '-':
+            print('\n--- CSV ---')
+        w = csv.DictWriter(out, fieldnames=list(ROWS[0].keys()))
+        w.writeheader()
+        w.writerows(ROWS)
+        if a.csv == '-':
+            print('--- end CSV ---')
+        else:
+            out.close()
+    print(f'\n{len(ROWS)} rows, {len(FAILURES)} failed checks')
+    for f in FAILURES:
+        print(f'FAIL {f}')
+    return 1 if FAILURES else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
