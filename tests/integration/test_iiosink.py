@@ -18,8 +18,8 @@ from iiotest import (DAC_CAPS, DAC_RATE as RATE, DAC_SAMPLE as SAMPLE,
                      END_BOUND_S as BOUND_S, FNV_OFFSET, Gst, GstAllocators,
                      Iiod, Recorder, appsrc_launch, check, check_no_error,
                      check_played, check_played_padded, dac_played, error_of,
-                     expect_eos, fd_count, fnv1a64, log, main, pop_error,
-                     push_all, ramp_bytes, random_chunks,
+                     expect_eos, fd_count, fnv1a64, log, main, pop_all,
+                     pop_error, push_all, ramp_bytes, random_chunks,
                      reset_dac, rss_kib, set_state_bounded, stats_of, stop,
                      unbind, wait_consumed, wait_end, write_attr)
 
@@ -518,6 +518,122 @@ def case_stall():
                 feed=lambda src: push_all(src, chunks))
 
 
+# docs/iiosink.md: "PAUSED and NULL return within 5 s" (a correctness
+# bound, not a speed goal).
+STOP_BOUND_S = 5.0
+STALL_TIMEOUT_MS = 700
+# The texts of docs/iiosink.md's errors table, at timeout=700.
+STALL_DMABUF = ('Timed out after 700 ms waiting for sim-dac (iio:device1) '
+                'to consume a block')
+STALL_COPY = ('Timed out after 700 ms waiting for sim-dac (iio:device1) '
+              'to take a block')
+
+
+def stall_routes():
+    """Each sink route with a stalled DAC: (launch line, data for appsrc
+    name=src or None, DAC rate, the error text)."""
+    sink = f'iiosink name=sink device=sim-dac timeout={STALL_TIMEOUT_MS}'
+    chunks = random_chunks(random.Random(7), 40, 4096)
+    return {
+        # audiotestsrc writes into the blocks of the sink's pool
+        'pool': (f'audiotestsrc num-buffers=100 ! '
+                 f'{DAC_CAPS.format(rate=RATE)} ! {sink} io-mode=dmabuf',
+                 None, RATE, STALL_DMABUF),
+        # iiosrc's DMABUFs imported (iiosrc's own timeout far longer)
+        'import': (loop_launch(64, 4096, f'timeout=600000 ! {sink} '
+                               'io-mode=dmabuf'),
+                   None, LOOP_RATE, STALL_DMABUF),
+        # system memory copied into the sink's DMA blocks
+        'dmabuf_copy': (appsrc_launch(f'io-mode=dmabuf timeout='
+                                      f'{STALL_TIMEOUT_MS}'),
+                        chunks, RATE, STALL_DMABUF),
+        # libiio's copy path
+        'libiio_copy': (appsrc_launch(f'io-mode=copy timeout='
+                                      f'{STALL_TIMEOUT_MS}'),
+                        chunks, RATE, STALL_COPY),
+    }
+
+
+def errors_until_null(p, first):
+    """After the first end message @first: every ERROR message posted
+    until @p is in NULL and after (the bus is not flushed at NULL: see
+    stall_once); returns ([(source, GError, debug)], seconds NULL took)."""
+    # A second post may follow a wait of its own (a drain at the EOS
+    # upstream sends after its flow error, say): give it two timeouts to
+    # arrive before NULL interrupts it.
+    time.sleep(2 * STALL_TIMEOUT_MS / 1000)
+    t0 = time.monotonic()
+    stop(p)
+    took = time.monotonic() - t0
+    msgs = [first] + pop_all(p, Gst.MessageType.ERROR)
+    return [error_of(m) for m in msgs], took
+
+
+def stall_once(route):
+    """fault=stall on sink route @route: the sink posts exactly one
+    error, the first on the bus, with docs/iiosink.md's text; the other
+    errors (if any) are upstream's 'Internal data stream error' at the
+    sink's GST_FLOW_ERROR; NULL within the documented bound."""
+    launch, chunks, rate, want = stall_routes()[route]
+    what = f'stalled DAC, {route}'
+    reset_dac(rate)
+    write_attr('sim-dac', 'fault', 'stall')
+    p = Gst.parse_launch(launch)
+    # GstPipeline flushes its bus at READY -> NULL by default: the errors
+    # posted while stopping are wanted too.
+    p.set_auto_flush_bus(False)
+    try:
+        if chunks:
+            push_all(p.get_by_name('src'), chunks)
+        errors, took = errors_until_null(p, wait_end(p))
+    finally:
+        set_state_bounded(p, Gst.State.NULL)    # however the case ended
+        write_attr('sim-dac', 'fault', 'none')
+        write_attr('sim-adc', 'sampling_frequency', RATE)
+    seen = '; '.join(f'{src}: {err.message} ({debug})'
+                     for src, err, debug in errors)
+    log(f'{what}: {len(errors)} error(s): {seen}; NULL in {took:.2f} s')
+    from_sink = [e for e in errors if e[0] == 'sink']
+    check(len(from_sink) == 1, f'{what}: {len(from_sink)} errors from the '
+          f'sink, 1 expected: {seen}')
+    check(errors[0][0] == 'sink', f'{what}: the first error came from '
+          f'{errors[0][0]}, not the sink: {seen}')
+    check(want in errors[0][1].message, f'{what}: "{want}" not in '
+          f'"{errors[0][1].message}"')
+    others = [f'{src}: {err.message}' for src, err, debug in errors[1:]
+              if not (err.matches(Gst.StreamError.quark(),
+                                  Gst.StreamError.FAILED) and
+                      'reason error' in (debug or ''))]
+    check(not others, f'{what}: errors other than the sink\'s and '
+          f'upstream\'s flow error: {others}')
+    check(took < STOP_BOUND_S, f'{what}: NULL took {took:.2f} s, the '
+          f'documented bound is {STOP_BOUND_S} s')
+
+
+def case_stall_once_pool():
+    """A stalled DAC, audiotestsrc writing into the sink's pool: one
+    error from the sink (not a second one for upstream's wait)."""
+    stall_once('pool')
+
+
+def case_stall_once_import():
+    """A stalled DAC, iiosrc's DMABUFs imported: one error from the
+    sink."""
+    stall_once('import')
+
+
+def case_stall_once_dmabuf_copy():
+    """A stalled DAC, system memory copied into DMA blocks: one error
+    from the sink."""
+    stall_once('dmabuf_copy')
+
+
+def case_stall_once_libiio_copy():
+    """A stalled DAC, io-mode=copy: one error from the sink, the copy
+    path's text."""
+    stall_once('libiio_copy')
+
+
 def case_fault():
     """fault=error: the DAC fails a block; the sink says so."""
     reset_dac()
@@ -670,6 +786,8 @@ GROUPS = {
     'copy': ['copy', 'iiod'],
     'sizes': ['sizes_dmabuf', 'sizes_copy', 'copy_random'],
     'errors': ['caps', 'partial_sample', 'copy_partial_sample', 'stall',
+               'stall_once_pool', 'stall_once_import',
+               'stall_once_dmabuf_copy', 'stall_once_libiio_copy',
                'fault', 'copy_fault', 'copy_too_fast'],
     'unplug': ['unplug'],
     'cycles': ['cycles'],
