@@ -426,7 +426,7 @@ def check_timeline(blocks, rate, block_samples):
               "%d, expected %d" % (i, b.pts + b.duration, want_end))
 
 
-# ---- sim-dac -----------------------------------------------------------------
+# ---- sim-dac ---------------------------------------------------------------
 
 DAC_RATE = 1000000                  # sim-dac's default sampling_frequency
 DAC_SAMPLE = 4                      # bytes: 2 channels of S16LE
@@ -518,7 +518,7 @@ def random_chunks(rng, n, max_samples, sample=DAC_SAMPLE):
             for _ in range(n)]
 
 
-# ---- iiod --------------------------------------------------------------------
+# ---- iiod ------------------------------------------------------------------
 
 class Iiod:
     """Debian's iiod serving the local context on 127.0.0.1 (lo is up in
