@@ -13,6 +13,8 @@ pop_end, error_of, expect_eos, check_no_error, pop_all), the sim-adc
 ramp (Ramp, ramp_bytes), sim-dac (reset_dac, FNV-1a 64 checksums,
 check_played, wait_consumed), appsrc feeding (push_all, random_chunks),
 the recorders (Recorder at a pad, pull_blocks from an appsink) and iiod.
+(test_iiosrc_loss reads its appsink with a leaner loop of its own: its
+consumer's cost per buffer is part of what it tests.)
 """
 
 import os
