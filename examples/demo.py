@@ -12,43 +12,21 @@
 import os
 import sys
 
-import gi
-
-gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
-
-FNV_OFFSET = 0xcbf29ce484222325
-FNV_PRIME = 0x100000001b3
-MASK64 = (1 << 64) - 1
-
-
-def fnv1a64(data, h=FNV_OFFSET):
-    for b in data:
-        h = ((h ^ b) * FNV_PRIME) & MASK64
-    return h
-
-
-def sysfs_attr(name, attr):
-    """Reads @attr of the IIO device called @name."""
-    import glob
-    for path in glob.glob("/sys/bus/iio/devices/iio:device*"):
-        with open(path + "/name") as f:
-            if f.read().strip() == name:
-                with open(path + "/" + attr) as a:
-                    return a.read().strip()
-    raise SystemExit("demo: no IIO device %s" % name)
+# The test bed's helpers (FNV-1a 64, sysfs, bounded pipeline runs): the
+# demo runs in the test bed, like the integration tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "integration"))
+from iiotest import (Gst, expect_eos, fnv1a64, read_attr,  # noqa: E402
+                     stop, wait_end)
 
 
 def run(pipeline, bound_s=120):
-    """Plays @pipeline to EOS; exits with the error text on an error."""
-    pipeline.set_state(Gst.State.PLAYING)
-    msg = pipeline.get_bus().timed_pop_filtered(
-        bound_s * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    if msg is None or msg.type == Gst.MessageType.ERROR:
-        text = msg.parse_error()[0].message if msg else "no EOS in %d s" % bound_s
-        pipeline.set_state(Gst.State.NULL)
-        raise SystemExit("demo: " + text)
-    pipeline.set_state(Gst.State.NULL)
+    """Plays @pipeline to EOS, then NULL; an error or no EOS within
+    @bound_s fails (AssertionError, with the error text)."""
+    try:
+        expect_eos(wait_end(pipeline, bound_s))
+    finally:
+        stop(pipeline)
 
 
 def capture_sine(out):
@@ -100,12 +78,12 @@ def adc_to_dac():
     src = pipeline.get_by_name("src").get_property("stats")
     dac = pipeline.get_by_name("dac").get_property("stats")
     adc_sum = "0x%016x" % fnv1a64(data)
-    dac_sum = sysfs_attr("sim-dac", "checksum")
+    dac_sum = read_attr("sim-dac", "checksum")
     print()
     print("%-28s %-28s" % ("ADC -> (iiosrc)", "(iiosink) -> DAC"))
     print("%-28s %-28s" % ("samples %d" % (len(data) // 4),
                            "samples_consumed %s"
-                           % sysfs_attr("sim-dac", "samples_consumed")))
+                           % read_attr("sim-dac", "samples_consumed")))
     print("%-28s %-28s" % ("FNV-1a " + adc_sum, "checksum " + dac_sum))
     print("%-28s %-28s" % ("io-mode " + src.get_string("io-mode"),
                            "io-mode " + dac.get_string("io-mode")))
@@ -119,10 +97,13 @@ def adc_to_dac():
 
 
 def main():
-    Gst.init(None)
     out = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
-    capture_sine(out)
-    sys.exit(0 if adc_to_dac() else 1)
+    try:
+        capture_sine(out)
+        ok = adc_to_dac()
+    except AssertionError as e:
+        raise SystemExit("demo: %s" % e)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

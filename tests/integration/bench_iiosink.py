@@ -12,14 +12,12 @@ import resource
 import sys
 import time
 
-from iiotest import Gst, check, log, read_attr, stop, write_attr
-from test_iiosink import expect_eos, wait_end
+from iiotest import (DAC_CAPS, DAC_SAMPLE as SAMPLE, Gst, check,
+                     expect_eos, log, read_attr, stop, wait_end, write_attr)
 
-CAPS = ('audio/x-raw,format=S16LE,channels=2,rate=1000000,'
-        'layout=interleaved,channel-mask=(bitmask)0')
+CAPS = DAC_CAPS.format(rate=1000000)
 FAST = 'attributes=sampling_frequency=0 rate=1000000'
 BLOCK = 16384                   # samples per block and per buffer
-SAMPLE = 4
 
 
 def cpu_s():

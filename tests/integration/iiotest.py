@@ -6,6 +6,15 @@ The tests run inside the test bed (tests/vm/run) with Debian's Python
 devices there. Every wait is bounded; a failed check raises
 AssertionError with what a user would see (sample values, counts, error
 text), and main() turns it into exit status 1.
+
+Every test file uses these helpers, none keeps a copy: the runner
+(main), sysfs and process resources, pipelines and their bus (wait_end,
+pop_end, error_of, expect_eos, check_no_error, pop_all), the sim-adc
+ramp (Ramp, ramp_bytes), sim-dac (reset_dac, FNV-1a 64 checksums,
+check_played, wait_consumed), appsrc feeding (push_all, random_chunks),
+the recorders (Recorder at a pad, pull_blocks from an appsink) and iiod.
+(test_iiosrc_loss reads its appsink with a leaner loop of its own: its
+consumer's cost per buffer is part of what it tests.)
 """
 
 import os
@@ -41,27 +50,58 @@ def check(cond, message):
         raise AssertionError(message)
 
 
-def main(*tests):
-    """Runs the test functions in order (only those named on the command
-    line, if any); exit status 1 on the first failure (with its message),
-    0 when all pass."""
-    wanted = sys.argv[1:]
-    unknown = set(wanted) - {t.__name__ for t in tests}
-    check(not unknown, "unknown tests %s; valid: %s" %
-          (sorted(unknown), ", ".join(t.__name__ for t in tests)))
-    for test in tests:
-        if wanted and test.__name__ not in wanted:
-            continue
-        log("--- %s" % test.__name__)
-        t0 = time.monotonic()
-        try:
-            test()
-        except Exception:  # report every kind of failure the same way
-            traceback.print_exc()
-            log("FAIL %s" % test.__name__)
-            sys.exit(1)
-        log("PASS %s (%.1f s)" % (test.__name__, time.monotonic() - t0))
-    sys.exit(0)
+def select_cases(cases, groups, wanted):
+    """The case names to run: @wanted (names of cases or of @groups,
+    expanded in order), or every case when @wanted is empty. None (and a
+    message naming the valid choices) when one is unknown."""
+    names = [n for w in wanted for n in groups.get(w, [w])] or list(cases)
+    unknown = [n for n in names if n not in cases]
+    if unknown:
+        log("unknown case(s) %s; groups: %s; cases: %s" %
+            (unknown, ", ".join(groups) or "none", ", ".join(cases)))
+        return None
+    return names
+
+
+def run_case(name, case):
+    """Runs one case; True if it passed. Every kind of failure is
+    reported the same way: the traceback, then FAIL NAME."""
+    log("--- %s" % name)
+    t0 = time.monotonic()
+    try:
+        case()
+    except Exception:  # report every kind of failure the same way
+        traceback.print_exc()
+        log("FAIL %s" % name)
+        return False
+    log("PASS %s (%.1f s)" % (name, time.monotonic() - t0))
+    return True
+
+
+def main(*tests, cases=None, groups=None, after_each=None, argv=None):
+    """The one runner of the test files. The cases are the functions
+    @tests (named by __name__) and the {name: function} dict @cases;
+    @groups maps a group name to case names. The command line (@argv,
+    default sys.argv[1:]) selects cases and groups by name, in order;
+    none selects every case. Each selected case runs, even after a
+    failure, then @after_each() (resetting a device a failed case may
+    have left faulty). Exits 0 when all pass, 1 after any failure
+    (listed at the end), 2 for an unknown name."""
+    all_cases = {t.__name__: t for t in tests}
+    all_cases.update(cases or {})
+    wanted = sys.argv[1:] if argv is None else argv
+    names = select_cases(all_cases, groups or {}, wanted)
+    if names is None:
+        sys.exit(2)
+    failed = []
+    for name in names:
+        if not run_case(name, all_cases[name]):
+            failed.append(name)
+        if after_each:
+            after_each()
+    if failed:
+        log("FAILED: %s" % ", ".join(failed))
+    sys.exit(1 if failed else 0)
 
 
 # ---- sysfs ----------------------------------------------------------------
@@ -161,6 +201,73 @@ def stop(pipeline):
           "set_state(NULL) returned %s" % ret.value_nick)
 
 
+# Longest wait for a pipeline's end (EOS or error).
+END_BOUND_S = 120
+
+
+def pop_end(pipeline, timeout_s=END_BOUND_S):
+    """The next EOS or ERROR message (dropping the others before it);
+    fails when none comes within @timeout_s."""
+    msg = pipeline.get_bus().timed_pop_filtered(
+        int(timeout_s * Gst.SECOND),
+        Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    check(msg is not None, "no EOS nor error within %d s" % timeout_s)
+    return msg
+
+
+def wait_end(pipeline, timeout_s=END_BOUND_S):
+    """Plays @pipeline until EOS or an error; returns the message. A
+    failing state change posts its error message: returned too."""
+    set_state_bounded(pipeline, Gst.State.PLAYING)
+    return pop_end(pipeline, timeout_s)
+
+
+def error_of(msg):
+    """(source element name, GError, debug text) of the ERROR message
+    @msg; fails when there is none or it is another message."""
+    check(msg is not None, "no error message")
+    check(msg.type == Gst.MessageType.ERROR, "expected an error, got %s"
+          % Gst.message_type_get_name(msg.type))
+    err, debug = msg.parse_error()
+    return msg.src.get_name(), err, debug
+
+
+def expect_eos(msg):
+    """Fails with the error's source and text unless @msg is EOS."""
+    if msg.type == Gst.MessageType.ERROR:
+        src, err, debug = error_of(msg)
+        raise AssertionError("error from %s: %s (%s)"
+                             % (src, err.message, debug))
+
+
+def check_no_error(pipeline, what):
+    """Fails if an ERROR message is waiting on the bus (not waiting)."""
+    msg = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+    if msg:
+        src, err, debug = error_of(msg)
+        raise AssertionError("%s: error from %s: %s (%s)"
+                             % (what, src, err.message, debug))
+
+
+def pop_all(pipeline, types):
+    """Every message of @types waiting on the bus, oldest first (not
+    waiting); the others before them are dropped."""
+    bus = pipeline.get_bus()
+    msgs = []
+    while True:
+        msg = bus.pop_filtered(types)
+        if msg is None:
+            return msgs
+        msgs.append(msg)
+
+
+def stats_of(element):
+    """@element's stats structure as a dict."""
+    s = element.get_property("stats")
+    return {s.nth_field_name(i): s.get_value(s.nth_field_name(i))
+            for i in range(s.n_fields())}
+
+
 def stats(pipeline, name="src"):
     return pipeline.get_by_name(name).get_property("stats")
 
@@ -170,6 +277,31 @@ def stat(pipeline, field, name="src"):
     ok, value = s.get_uint64(field)
     check(ok, "stats has no %s: %s" % (field, s.to_string()))
     return value
+
+
+class Recorder:
+    """Records the buffers reaching @pad (a probe): count, how many were
+    one DMABUF memory, and their bytes (with @keep_data)."""
+
+    def __init__(self, pad, keep_data=True):
+        self.data = []
+        self.n = 0
+        self.n_dmabuf = 0
+        self.keep_data = keep_data
+        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe)
+
+    def _probe(self, pad, info):
+        buf = info.get_buffer()
+        self.n += 1
+        if buf.n_memory() == 1 and \
+                GstAllocators.is_dmabuf_memory(buf.peek_memory(0)):
+            self.n_dmabuf += 1
+        if self.keep_data:
+            self.data.append(buf.extract_dup(0, buf.get_size()))
+        return Gst.PadProbeReturn.OK
+
+    def all_bytes(self):
+        return b"".join(self.data)
 
 
 class Block:
@@ -263,6 +395,16 @@ class Ramp:
         return gap
 
 
+def ramp_bytes(n_samples, channels=(0, 1)):
+    """What sim-adc captures from enable, as bytes: channel c at sample n
+    is (int16)((n + 1000 * c) & 0xffff), interleaved."""
+    n = np.arange(n_samples, dtype=np.uint32)
+    out = np.empty((n_samples, len(channels)), dtype="<u2")
+    for i, c in enumerate(channels):
+        out[:, i] = (n + RAMP_CHANNEL_STEP * c) & 0xffff
+    return out.tobytes()
+
+
 def ramp_start(data, channel_indices):
     """Ramp sample number (mod 65536) of the first sample of @data."""
     return (int(data[0, 0]) - RAMP_CHANNEL_STEP * channel_indices[0]) & 0xffff
@@ -286,7 +428,99 @@ def check_timeline(blocks, rate, block_samples):
               "%d, expected %d" % (i, b.pts + b.duration, want_end))
 
 
-# ---- iiod --------------------------------------------------------------------
+# ---- sim-dac ---------------------------------------------------------------
+
+DAC_RATE = 1000000                  # sim-dac's default sampling_frequency
+DAC_SAMPLE = 4                      # bytes: 2 channels of S16LE
+DAC_CAPS = ("audio/x-raw,format=S16LE,channels=2,rate={rate},"
+            "layout=interleaved,channel-mask=(bitmask)0")
+# sim-dac's checksum: FNV-1a 64 of every byte it consumed
+FNV_OFFSET = 0xcbf29ce484222325
+FNV_PRIME = 0x100000001b3
+MASK64 = (1 << 64) - 1
+
+
+def fnv1a64(data, h=FNV_OFFSET):
+    """FNV-1a 64 of @data, continuing from @h (to checksum in pieces)."""
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & MASK64
+    return h
+
+
+def reset_dac(rate=DAC_RATE):
+    write_attr("sim-dac", "fault", "none")
+    write_attr("sim-dac", "sampling_frequency", rate)
+
+
+def dac_played():
+    """(samples consumed, checksum) of sim-dac's last session."""
+    return (int(read_attr("sim-dac", "samples_consumed")),
+            int(read_attr("sim-dac", "checksum"), 16))
+
+
+def check_played(data, what):
+    """sim-dac played exactly the bytes @data: count and checksum."""
+    consumed, checksum = dac_played()
+    sent = len(data) // DAC_SAMPLE
+    check(consumed == sent, "%s: the DAC played %d samples, %d were sent"
+          % (what, consumed, sent))
+    want = fnv1a64(data)
+    check(checksum == want, "%s: DAC checksum 0x%016x != 0x%016x, the "
+          "FNV-1a 64 of the bytes sent" % (what, checksum, want))
+
+
+def check_played_padded(data, what, block=4096):
+    """The copy path: the kernel's fileio interface plays whole blocks
+    only, so the last block is completed by repeating the last sample."""
+    consumed, checksum = dac_played()
+    sent = len(data) // DAC_SAMPLE
+    padding = -sent % block
+    check(consumed == sent + padding, "%s: the DAC played %d samples for %d "
+          "sent, %d expected (%d repeats of the last sample complete the "
+          "last block of buffer-size=%d)"
+          % (what, consumed, sent, sent + padding, padding, block))
+    want = fnv1a64(data + data[-DAC_SAMPLE:] * (consumed - sent))
+    check(checksum == want, "%s: DAC checksum 0x%016x != 0x%016x, the "
+          "FNV-1a 64 of the bytes sent, then %d repeats of the last sample"
+          % (what, checksum, want, consumed - sent))
+
+
+def wait_consumed(at_least, pipeline=None, what="sim-dac",
+                  bound_s=END_BOUND_S):
+    """Until sim-dac played @at_least samples; with @pipeline, an error
+    message on its bus fails at once."""
+    deadline = time.monotonic() + bound_s
+    while int(read_attr("sim-dac", "samples_consumed")) < at_least:
+        if pipeline is not None:
+            check_no_error(pipeline, what)
+        check(time.monotonic() < deadline, "%s: the DAC did not reach %d "
+              "samples within %d s" % (what, at_least, bound_s))
+        time.sleep(0.02)
+
+
+def appsrc_launch(sink_props, rate=DAC_RATE):
+    """appsrc name=src (DAC caps at @rate, unlimited queue) into iiosink
+    name=sink on sim-dac with @sink_props."""
+    return ('appsrc name=src format=time max-bytes=0 caps="%s" ! '
+            "iiosink name=sink device=sim-dac %s"
+            % (DAC_CAPS.format(rate=rate), sink_props))
+
+
+def push_all(appsrc, chunks):
+    """Pushes the byte strings @chunks into @appsrc, then EOS."""
+    for c in chunks:
+        ret = appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(c))
+        check(ret == Gst.FlowReturn.OK, "push-buffer: %s" % ret)
+    appsrc.emit("end-of-stream")
+
+
+def random_chunks(rng, n, max_samples, sample=DAC_SAMPLE):
+    """@n random byte strings of 1 to @max_samples whole samples."""
+    return [rng.randbytes(rng.randint(1, max_samples) * sample)
+            for _ in range(n)]
+
+
+# ---- iiod ------------------------------------------------------------------
 
 class Iiod:
     """Debian's iiod serving the local context on 127.0.0.1 (lo is up in

@@ -16,12 +16,12 @@ import os
 import subprocess
 import time
 
-from iiotest import (Gst, Iiod, Ramp, check, log, main, pop_error,
-                     pull_blocks, read_attr, set_state_bounded, start, stop,
+from iiotest import (DAC_CAPS, DAC_SAMPLE as SAMPLE, Gst, Iiod, Ramp,
+                     appsrc_launch, check, check_played, check_played_padded,
+                     dac_played, error_of, log, main, pop_end, pop_error,
+                     pull_blocks, push_all, ramp_bytes, read_attr, reset_dac,
+                     set_state_bounded, start, stop, wait_consumed,
                      write_attr)
-from test_iiosink import (DAC_CAPS, SAMPLE, check_played,
-                          check_played_padded, dac_played, push_all,
-                          ramp_bytes, reset_dac, wait_consumed)
 
 # libiio's local fileio buffer holds about one block, whatever `blocks`
 # says: 164 ms blocks let the copy path ride out a contender's start on a
@@ -47,12 +47,6 @@ def settle():
 
 def attrs(device, names):
     return {n: read_attr(device, n) for n in names}
-
-
-def error_message(msg):
-    check(msg is not None, 'no error message')
-    err, debug = msg.parse_error()
-    return msg.src.get_name(), err, debug
 
 
 # ---- holders ----
@@ -82,7 +76,7 @@ class SrcHolder:
               f'{self.ramp.gaps[:5]} (the stream was disturbed)')
 
     def wait_error(self):
-        return error_message(pop_error(self.p, BOUND_S))
+        return error_of(pop_error(self.p, BOUND_S))
 
 
 class SinkHolder:
@@ -94,11 +88,9 @@ class SinkHolder:
         reset_dac(RATE)
         self.mode = mode
         self.data = ramp_bytes(n_blocks * BLOCK)
-        self.p = Gst.parse_launch(
-            f'appsrc name=src format=time max-bytes=0 '
-            f'caps="{DAC_CAPS.format(rate=RATE)}" ! iiosink name=sink '
-            f'device=sim-dac io-mode={mode} buffer-size={BLOCK} '
-            f'attributes=sampling_frequency={RATE}')
+        self.p = Gst.parse_launch(appsrc_launch(
+            f'io-mode={mode} buffer-size={BLOCK} '
+            f'attributes=sampling_frequency={RATE}', RATE))
         chunk = BLOCK * SAMPLE
         push_all(self.p.get_by_name('src'),
                  [self.data[i:i + chunk]
@@ -116,10 +108,7 @@ class SinkHolder:
         wait_consumed(samples)
 
     def wait_end(self):
-        msg = self.p.get_bus().timed_pop_filtered(
-            BOUND_S * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        check(msg is not None, f'no EOS nor error within {BOUND_S} s')
-        return msg
+        return pop_end(self.p, BOUND_S)
 
 
 # ---- contenders ----
@@ -139,7 +128,7 @@ def check_refused(ret, msg, device, what):
     its iio element."""
     check(ret == Gst.StateChangeReturn.FAILURE,
           f'{what}: the second element started ({ret.value_nick})')
-    src, err, debug = error_message(msg)
+    src, err, debug = error_of(msg)
     log(f'{what}: {src}: {err.message}')
     check(src == 'contender', f'{what}: the error came from {src}')
     want = f'{device} {BUSY}'
@@ -272,7 +261,7 @@ def writedev_case(mode):
         stop(h.p)
     check(msg.type == Gst.MessageType.ERROR, f'{what}: the holder reached '
           f'EOS after the DAC was disabled ({dac_played()[0]} samples)')
-    src, err, debug = error_message(msg)
+    src, err, debug = error_of(msg)
     log(f'{what}: holder error from {src}: {err.message}')
     want = f'The buffer of sim-dac (iio:device1) {DISABLED}'
     check(src == 'sink' and want in err.message,
@@ -330,7 +319,7 @@ def iiod_contender_case():
     try:
         h.pull(5)
         set_state_bounded(c, Gst.State.PLAYING, bound_s=BOUND_S)
-        csrc, cerr, cdebug = error_message(pop_error(c, BOUND_S))
+        csrc, cerr, cdebug = error_of(pop_error(c, BOUND_S))
         src, err, debug = h.wait_error()
     finally:
         stop(c)
@@ -365,7 +354,7 @@ def heap_case(launch, what):
     stop(p)
     check(ret == Gst.StateChangeReturn.FAILURE or msg is not None,
           f'{what}: streams with dma-heap=nosuch')
-    src, err, debug = error_message(msg)
+    src, err, debug = error_of(msg)
     log(f'{what}: {src}: {err.message}')
     want = 'DMA heap "nosuch" not found; available: '
     check(want in err.message, f'{what}: "{want}" not in "{err.message}"')

@@ -70,7 +70,8 @@ def check_ramp(values, start=None):
         check(v0 == start, "channel 0 starts at %d, the ramp starts at %d "
               "after enable" % (v0, start))
     for c, vs in values.items():
-        want = [((v0 + n + 1000 * c + 0x8000) & 0xffff) - 0x8000
+        want = [((v0 + n + iiotest.RAMP_CHANNEL_STEP * c + 0x8000) & 0xffff) -
+            0x8000
                 for n in range(len(vs))]
         check(vs == want, "channel %d: %s, the ramp says %s" % (c, vs, want))
 
@@ -165,10 +166,7 @@ def expected_checksum(n_buffers, samples, waveform, amplitude=0.5):
     wave = siggen.Waveform(args, "S16LE", 2, int(iiotest.read_attr(
         "sim-dac", "sampling_frequency")))
     data = b"".join(wave.block(samples) for _ in range(n_buffers))
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    return "0x%016x" % h
+    return "0x%016x" % iiotest.fnv1a64(data)
 
 
 def siggen_stats(out):
@@ -238,12 +236,11 @@ def main():
     CAPTURE = args[1]
     check(os.access(CAPTURE, os.X_OK), "%s not built (meson option "
           "examples, package libgstreamer-plugins-base1.0-dev)" % CAPTURE)
-    sys.argv[1:] = args[2:]
     iiotest.main(test_capture_dmabuf, test_capture_copy_kfifo,
                  test_capture_iiod, test_capture_errors, test_stats_py,
                  test_stats_py_error, test_siggen_appsrc_pool,
                  test_siggen_audiotestsrc, test_siggen_copy,
-                 test_siggen_cyclic)
+                 test_siggen_cyclic, argv=args[2:])
 
 
 if __name__ == "__main__":

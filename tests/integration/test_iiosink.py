@@ -13,150 +13,20 @@ import random
 import sys
 import threading
 import time
-import traceback
 
-from iiotest import (Gst, GstAllocators, Iiod, check, fd_count,
-                     log, np, read_attr, rss_kib, set_state_bounded,
-                     stop, unbind, write_attr)
-
-FNV_OFFSET = 0xcbf29ce484222325
-FNV_PRIME = 0x100000001b3
-MASK64 = (1 << 64) - 1
-RATE = 1000000
-SAMPLE = 4                      # 2 channels of S16LE
-DAC_CAPS = ('audio/x-raw,format=S16LE,channels=2,rate={rate},'
-            'layout=interleaved,channel-mask=(bitmask)0')
-BOUND_S = 120                   # no wait in this file is longer
-
-
-# ---- the device ----
-
-def reset_dac(rate=RATE):
-    write_attr('sim-dac', 'fault', 'none')
-    write_attr('sim-dac', 'sampling_frequency', rate)
-
-
-def dac_played():
-    """(samples consumed, checksum) of the last session."""
-    return (int(read_attr('sim-dac', 'samples_consumed')),
-            int(read_attr('sim-dac', 'checksum'), 16))
-
-
-def fnv1a64(data, h=FNV_OFFSET):
-    for b in data:
-        h = ((h ^ b) * FNV_PRIME) & MASK64
-    return h
-
-
-def ramp_bytes(n_samples, channels=(0, 1)):
-    """What sim-adc captures from enable: channel c at sample n is
-    (int16)((n + 1000 * c) & 0xffff), interleaved."""
-    n = np.arange(n_samples, dtype=np.uint32)
-    out = np.empty((n_samples, len(channels)), dtype='<u2')
-    for i, c in enumerate(channels):
-        out[:, i] = (n + 1000 * c) & 0xffff
-    return out.tobytes()
-
-
-# ---- pipelines ----
-
-def wait_end(pipeline, timeout_s=BOUND_S):
-    """Plays @pipeline until EOS or an error; returns the message."""
-    bus = pipeline.get_bus()
-    # A failing state change posts its error message: popped below.
-    set_state_bounded(pipeline, Gst.State.PLAYING)
-    msg = bus.timed_pop_filtered(timeout_s * Gst.SECOND,
-                                 Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    check(msg is not None, f'no EOS nor error within {timeout_s} s')
-    return msg
-
-
-def error_of(msg):
-    check(msg.type == Gst.MessageType.ERROR,
-          f'expected an error, got {msg.type.value_nicks[0]}')
-    err, debug = msg.parse_error()
-    return msg.src.get_name(), err, debug
-
-
-def expect_eos(msg):
-    if msg.type == Gst.MessageType.ERROR:
-        src, err, debug = error_of(msg)
-        raise AssertionError(f'error from {src}: {err.message} ({debug})')
-
-
-def stats_of(element):
-    s = element.get_property('stats')
-    return {s.nth_field_name(i): s.get_value(s.nth_field_name(i))
-            for i in range(s.n_fields())}
-
-
-class Recorder:
-    """Records the buffers reaching a pad: bytes and memory kind."""
-
-    def __init__(self, pad, keep_data=True):
-        self.data = []
-        self.n = 0
-        self.n_dmabuf = 0
-        self.keep_data = keep_data
-        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe)
-
-    def _probe(self, pad, info):
-        buf = info.get_buffer()
-        self.n += 1
-        if buf.n_memory() == 1 and \
-                GstAllocators.is_dmabuf_memory(buf.peek_memory(0)):
-            self.n_dmabuf += 1
-        if self.keep_data:
-            self.data.append(buf.extract_dup(0, buf.get_size()))
-        return Gst.PadProbeReturn.OK
-
-    def all_bytes(self):
-        return b''.join(self.data)
+from iiotest import (DAC_CAPS, DAC_RATE as RATE, DAC_SAMPLE as SAMPLE,
+                     END_BOUND_S as BOUND_S, FNV_OFFSET, Gst, GstAllocators,
+                     Iiod, Recorder, appsrc_launch, check, check_no_error,
+                     check_played, check_played_padded, dac_played, error_of,
+                     expect_eos, fd_count, fnv1a64, log, main, pop_all,
+                     pop_error, push_all, ramp_bytes, random_chunks,
+                     reset_dac, rss_kib, set_state_bounded, stats_of, stop,
+                     unbind, wait_consumed, wait_end, write_attr)
 
 
 def appsrc_pipeline(sink_props, rate=RATE):
-    p = Gst.parse_launch(
-        f'appsrc name=src format=time max-bytes=0 caps="{DAC_CAPS.format(rate=rate)}" '
-        f'! iiosink name=sink device=sim-dac {sink_props}')
+    p = Gst.parse_launch(appsrc_launch(sink_props, rate))
     return p, p.get_by_name('src'), p.get_by_name('sink')
-
-
-def push_all(appsrc, chunks):
-    for c in chunks:
-        ret = appsrc.emit('push-buffer', Gst.Buffer.new_wrapped(c))
-        check(ret == Gst.FlowReturn.OK, f'push-buffer: {ret}')
-    appsrc.emit('end-of-stream')
-
-
-def random_chunks(rng, n, max_samples):
-    return [rng.randbytes(rng.randint(1, max_samples) * SAMPLE)
-            for _ in range(n)]
-
-
-def check_played(data, what):
-    consumed, checksum = dac_played()
-    check(consumed == len(data) // SAMPLE,
-          f'{what}: the DAC played {consumed} samples, '
-          f'{len(data) // SAMPLE} were sent')
-    want = fnv1a64(data)
-    check(checksum == want, f'{what}: DAC checksum 0x{checksum:016x} != '
-          f'0x{want:016x}, the FNV-1a 64 of the bytes sent')
-
-
-def check_played_padded(data, what, block=4096):
-    """The copy path: the kernel's fileio interface plays whole blocks
-    only, so the last block is completed by repeating the last sample."""
-    consumed, checksum = dac_played()
-    sent = len(data) // SAMPLE
-    padding = -sent % block
-    check(consumed == sent + padding, f'{what}: the DAC played '
-          f'{consumed} samples for {sent} sent, {sent + padding} expected '
-          f'({padding} repeats of the last sample complete the last block '
-          f'of buffer-size={block})')
-    want = fnv1a64(data + data[-SAMPLE:] * (consumed - sent))
-    check(checksum == want, f'{what}: DAC checksum 0x{checksum:016x} != '
-          f'0x{want:016x}, the FNV-1a 64 of the bytes sent, then '
-          f'{consumed - sent} repeats of the last sample')
 
 
 # ---- cases ----
@@ -527,14 +397,6 @@ def case_iiod():
         copy_case('uri=ip:127.0.0.1', 'iiod', n_blocks=24)
 
 
-def wait_consumed(at_least):
-    deadline = time.monotonic() + BOUND_S
-    while int(read_attr('sim-dac', 'samples_consumed')) < at_least:
-        check(time.monotonic() < deadline, f'the DAC did not reach '
-              f'{at_least} samples within {BOUND_S} s')
-        time.sleep(0.02)
-
-
 def check_cyclic(first, what):
     consumed, checksum = dac_played()
     n = len(first) // SAMPLE
@@ -656,6 +518,122 @@ def case_stall():
                 feed=lambda src: push_all(src, chunks))
 
 
+# docs/iiosink.md: "PAUSED and NULL return within 5 s" (a correctness
+# bound, not a speed goal).
+STOP_BOUND_S = 5.0
+STALL_TIMEOUT_MS = 700
+# The texts of docs/iiosink.md's errors table, at timeout=700.
+STALL_DMABUF = ('Timed out after 700 ms waiting for sim-dac (iio:device1) '
+                'to consume a block')
+STALL_COPY = ('Timed out after 700 ms waiting for sim-dac (iio:device1) '
+              'to take a block')
+
+
+def stall_routes():
+    """Each sink route with a stalled DAC: (launch line, data for appsrc
+    name=src or None, DAC rate, the error text)."""
+    sink = f'iiosink name=sink device=sim-dac timeout={STALL_TIMEOUT_MS}'
+    chunks = random_chunks(random.Random(7), 40, 4096)
+    return {
+        # audiotestsrc writes into the blocks of the sink's pool
+        'pool': (f'audiotestsrc num-buffers=100 ! '
+                 f'{DAC_CAPS.format(rate=RATE)} ! {sink} io-mode=dmabuf',
+                 None, RATE, STALL_DMABUF),
+        # iiosrc's DMABUFs imported (iiosrc's own timeout far longer)
+        'import': (loop_launch(64, 4096, f'timeout=600000 ! {sink} '
+                               'io-mode=dmabuf'),
+                   None, LOOP_RATE, STALL_DMABUF),
+        # system memory copied into the sink's DMA blocks
+        'dmabuf_copy': (appsrc_launch(f'io-mode=dmabuf timeout='
+                                      f'{STALL_TIMEOUT_MS}'),
+                        chunks, RATE, STALL_DMABUF),
+        # libiio's copy path
+        'libiio_copy': (appsrc_launch(f'io-mode=copy timeout='
+                                      f'{STALL_TIMEOUT_MS}'),
+                        chunks, RATE, STALL_COPY),
+    }
+
+
+def errors_until_null(p, first):
+    """After the first end message @first: every ERROR message posted
+    until @p is in NULL and after (the bus is not flushed at NULL: see
+    stall_once); returns ([(source, GError, debug)], seconds NULL took)."""
+    # A second post may follow a wait of its own (a drain at the EOS
+    # upstream sends after its flow error, say): give it two timeouts to
+    # arrive before NULL interrupts it.
+    time.sleep(2 * STALL_TIMEOUT_MS / 1000)
+    t0 = time.monotonic()
+    stop(p)
+    took = time.monotonic() - t0
+    msgs = [first] + pop_all(p, Gst.MessageType.ERROR)
+    return [error_of(m) for m in msgs], took
+
+
+def stall_once(route):
+    """fault=stall on sink route @route: the sink posts exactly one
+    error, the first on the bus, with docs/iiosink.md's text; the other
+    errors (if any) are upstream's 'Internal data stream error' at the
+    sink's GST_FLOW_ERROR; NULL within the documented bound."""
+    launch, chunks, rate, want = stall_routes()[route]
+    what = f'stalled DAC, {route}'
+    reset_dac(rate)
+    write_attr('sim-dac', 'fault', 'stall')
+    p = Gst.parse_launch(launch)
+    # GstPipeline flushes its bus at READY -> NULL by default: the errors
+    # posted while stopping are wanted too.
+    p.set_auto_flush_bus(False)
+    try:
+        if chunks:
+            push_all(p.get_by_name('src'), chunks)
+        errors, took = errors_until_null(p, wait_end(p))
+    finally:
+        set_state_bounded(p, Gst.State.NULL)    # however the case ended
+        write_attr('sim-dac', 'fault', 'none')
+        write_attr('sim-adc', 'sampling_frequency', RATE)
+    seen = '; '.join(f'{src}: {err.message} ({debug})'
+                     for src, err, debug in errors)
+    log(f'{what}: {len(errors)} error(s): {seen}; NULL in {took:.2f} s')
+    from_sink = [e for e in errors if e[0] == 'sink']
+    check(len(from_sink) == 1, f'{what}: {len(from_sink)} errors from the '
+          f'sink, 1 expected: {seen}')
+    check(errors[0][0] == 'sink', f'{what}: the first error came from '
+          f'{errors[0][0]}, not the sink: {seen}')
+    check(want in errors[0][1].message, f'{what}: "{want}" not in '
+          f'"{errors[0][1].message}"')
+    others = [f'{src}: {err.message}' for src, err, debug in errors[1:]
+              if not (err.matches(Gst.StreamError.quark(),
+                                  Gst.StreamError.FAILED) and
+                      'reason error' in (debug or ''))]
+    check(not others, f'{what}: errors other than the sink\'s and '
+          f'upstream\'s flow error: {others}')
+    check(took < STOP_BOUND_S, f'{what}: NULL took {took:.2f} s, the '
+          f'documented bound is {STOP_BOUND_S} s')
+
+
+def case_stall_once_pool():
+    """A stalled DAC, audiotestsrc writing into the sink's pool: one
+    error from the sink (not a second one for upstream's wait)."""
+    stall_once('pool')
+
+
+def case_stall_once_import():
+    """A stalled DAC, iiosrc's DMABUFs imported: one error from the
+    sink."""
+    stall_once('import')
+
+
+def case_stall_once_dmabuf_copy():
+    """A stalled DAC, system memory copied into DMA blocks: one error
+    from the sink."""
+    stall_once('dmabuf_copy')
+
+
+def case_stall_once_libiio_copy():
+    """A stalled DAC, io-mode=copy: one error from the sink, the copy
+    path's text."""
+    stall_once('libiio_copy')
+
+
 def case_fault():
     """fault=error: the DAC fails a block; the sink says so."""
     reset_dac()
@@ -739,8 +717,7 @@ def case_unplug():
     set_state_bounded(p, Gst.State.PLAYING)
     wait_consumed(100000)
     unbind('sim-dac')
-    msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND,
-                                         Gst.MessageType.ERROR)
+    msg = pop_error(p, 30)
     check(msg is not None, 'no error within 30 s of unplugging sim-dac')
     src, err, debug = error_of(msg)
     stop(p)
@@ -766,7 +743,6 @@ def case_cycles():
         f'audiotestsrc name=src num-buffers=6 samplesperbuffer=2048 '
         f'! {DAC_CAPS.format(rate=RATE)} ! iiosink name=sink device=sim-dac '
         'buffer-size=2048')
-    bus = p.get_bus()
     mapped_while_playing = []
 
     def cycle(i):
@@ -777,8 +753,7 @@ def case_cycles():
         else:
             check(p.get_state(BOUND_S * Gst.SECOND)[0] ==
                   Gst.StateChangeReturn.SUCCESS, 'PLAYING')
-            msg = bus.pop_filtered(Gst.MessageType.ERROR)
-            check(msg is None, f'error: {msg and msg.parse_error()[0].message}')
+            check_no_error(p, f'cycle {i}')
             mapped_while_playing.append(process_usage()[1])
         stop(p)
 
@@ -811,31 +786,13 @@ GROUPS = {
     'copy': ['copy', 'iiod'],
     'sizes': ['sizes_dmabuf', 'sizes_copy', 'copy_random'],
     'errors': ['caps', 'partial_sample', 'copy_partial_sample', 'stall',
+               'stall_once_pool', 'stall_once_import',
+               'stall_once_dmabuf_copy', 'stall_once_libiio_copy',
                'fault', 'copy_fault', 'copy_too_fast'],
     'unplug': ['unplug'],
     'cycles': ['cycles'],
 }
 
 
-def main(argv):
-    names = [c for a in argv[1:] for c in GROUPS.get(a, [a])] or list(CASES)
-    unknown = [n for n in names if n not in CASES]
-    if unknown:
-        log(f'unknown case(s) {unknown}; groups: {", ".join(GROUPS)}; '
-            f'cases: {", ".join(CASES)}')
-        return 2
-    failed = 0
-    for name in names:
-        t0 = time.monotonic()
-        try:
-            CASES[name]()
-            log(f'PASS {name} ({time.monotonic() - t0:.1f} s)')
-        except Exception:   # every failure reported the same way
-            traceback.print_exc()
-            failed += 1
-            log(f'FAIL {name}')
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    main(cases=CASES, groups=GROUPS)

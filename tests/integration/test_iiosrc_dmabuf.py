@@ -5,8 +5,9 @@ ramp over thousands of blocks, a continuous timeline, stats."""
 
 import numpy as np
 
-from iiotest import (Gst, Ramp, check, check_timeline, log, main,
-                     pull_blocks, ramp_start, read_attr, start, stats, stop)
+from iiotest import (Gst, Ramp, check, check_timeline, expect_eos, log, main,
+                     pop_end, pull_blocks, ramp_start, read_attr, start,
+                     stats, stop)
 
 # 24 blocks/s and 650 ms of kernel buffering: a Python consumer keeps up
 # on a loaded TCG test bed (a dropped block fails the test).
@@ -108,13 +109,10 @@ def test_downstream_holding_blocks():
         "attributes=sampling_frequency=8000 buffer-size=%d num-buffers=%d "
         "timeout=3000 ! filesink location=%s" % (block, n, location))
     start(pipeline)
-    msg = pipeline.get_bus().timed_pop_filtered(
-        120 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    msg = pop_end(pipeline, 120)
     s = stats(pipeline)
     stop(pipeline)
-    if msg is None or msg.type != Gst.MessageType.EOS:
-        raise AssertionError("no EOS: %s" % (
-            msg.parse_error()[0].message if msg else "none within 120 s"))
+    expect_eos(msg)
     log("stats:", s.to_string())
     with open(location, "rb") as f:
         data = np.frombuffer(f.read(), dtype="<u2").reshape(-1, 4)

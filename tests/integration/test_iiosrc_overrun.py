@@ -6,8 +6,8 @@ simulated ADC says it dropped, stats and the warning messages agree."""
 
 import time
 
-from iiotest import (Gst, Ramp, check, log, main, pull_blocks, read_attr,
-                     start, stats, stop)
+from iiotest import (Gst, Ramp, check, log, main, pop_all, pull_blocks,
+                     read_attr, start, stats, stop)
 
 RATE = 100000
 BLOCK = 4096                  # 41 ms
@@ -34,13 +34,8 @@ def test_slow_consumer_overruns():
     start(pipeline)
     _, blocks = pull_blocks(pipeline, 80, len(channels), on_block=slow)
     s = stats(pipeline)
-    warnings = []
-    bus = pipeline.get_bus()
-    while True:
-        msg = bus.pop_filtered(Gst.MessageType.WARNING)
-        if msg is None:
-            break
-        warnings.append(msg.parse_warning()[0].message)
+    warnings = [msg.parse_warning()[0].message
+                for msg in pop_all(pipeline, Gst.MessageType.WARNING)]
     stop(pipeline)
     log("stats:", s.to_string())
     log("warnings:", warnings)

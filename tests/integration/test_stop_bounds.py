@@ -12,15 +12,14 @@ Usage (in the guest): test_stop_bounds.py [CASE ...]
 import os
 import random
 import signal
-import sys
 import time
-import traceback
 
-from iiotest import (Gst, Iiod, check, log, read_attr, set_state_bounded,
+from iiotest import (DAC_CAPS, DAC_SAMPLE as SAMPLE, Gst, Iiod, Recorder,
+                     appsrc_launch as dac_appsrc_launch, check,
+                     check_no_error, check_played, check_played_padded,
+                     expect_eos, log, main, pop_end, push_all, random_chunks,
+                     reset_dac, set_state_bounded, stats_of, wait_consumed,
                      write_attr)
-from test_iiosink import (DAC_CAPS, SAMPLE, Recorder, check_played,
-                          check_played_padded, expect_eos, random_chunks,
-                          reset_dac, stats_of)
 
 # docs/iiosink.md: "PAUSED and NULL return within 5 s". A correctness
 # bound (the waits are interrupted, not run out), not a speed goal.
@@ -31,9 +30,7 @@ TIMEOUT = 'timeout=600000'
 
 
 def appsrc_launch(props):
-    return (f'appsrc name=src format=time max-bytes=0 '
-            f'caps="{DAC_CAPS.format(rate=RATE)}" ! iiosink name=sink '
-            f'device=sim-dac {props}')
+    return dac_appsrc_launch(props, RATE)
 
 
 def pool_launch(props, n=-1):
@@ -91,32 +88,9 @@ class Pipeline:
 
 
 def feed(p, n_chunks, seed):
-    rng = random.Random(seed)
-    chunks = random_chunks(rng, n_chunks, 3000)
-    src = p.get_by_name('src')
-    for c in chunks:
-        ret = src.emit('push-buffer', Gst.Buffer.new_wrapped(c))
-        check(ret == Gst.FlowReturn.OK, f'push-buffer: {ret}')
-    src.emit('end-of-stream')
+    chunks = random_chunks(random.Random(seed), n_chunks, 3000)
+    push_all(p.get_by_name('src'), chunks)
     return b''.join(chunks)
-
-
-def check_no_error(p, what):
-    msg = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
-    if msg:
-        err, debug = msg.parse_error()
-        raise AssertionError(f'{what}: error from {msg.src.get_name()}: '
-                             f'{err.message} ({debug})')
-
-
-def wait_consumed(p, at_least, what, bound_s=30):
-    """Until the DAC played @at_least samples; an error fails at once."""
-    deadline = time.monotonic() + bound_s
-    while int(read_attr('sim-dac', 'samples_consumed')) < at_least:
-        check_no_error(p, what)
-        check(time.monotonic() < deadline, f'{what}: the DAC did not reach '
-              f'{at_least} samples within {bound_s} s')
-        time.sleep(0.02)
 
 
 class Stalled:
@@ -148,7 +122,7 @@ def stall_case(path, via_paused):
             set_state_bounded(p, Gst.State.PLAYING, HANG_S)
             if appsrc:
                 feed(p, 400, 11)    # ~6 s at 100 kHz: more than the case
-            wait_consumed(p, 20000, what)
+            wait_consumed(20000, p, what, 30)
             with Stalled(iiod):
                 # Every block in flight, render (or upstream, for a block
                 # of the pool) waiting for the device.
@@ -191,7 +165,7 @@ def pause_case(path, stall=False):
             rec = Recorder(sink.get_static_pad('sink'))
             set_state_bounded(p, Gst.State.PLAYING, HANG_S)
             data = feed(p, n, 12) if appsrc else None
-            wait_consumed(p, 30000, what)
+            wait_consumed(30000, p, what, 30)
             if stall:
                 write_attr('sim-dac', 'fault', 'stall')
                 time.sleep(1.0)
@@ -201,11 +175,7 @@ def pause_case(path, stall=False):
             if stall:
                 write_attr('sim-dac', 'fault', 'none')
             set_state_bounded(p, Gst.State.PLAYING, HANG_S)
-            msg = p.get_bus().timed_pop_filtered(
-                HANG_S * Gst.SECOND,
-                Gst.MessageType.EOS | Gst.MessageType.ERROR)
-            check(msg is not None, f'{what}: no EOS within {HANG_S} s')
-            expect_eos(msg)
+            expect_eos(pop_end(p, HANG_S))
             st = stats_of(sink)
         sent = rec.all_bytes()
         if data is not None:
@@ -240,27 +210,12 @@ for _path in PATHS:
             lambda q: lambda: pause_case(q, True))(_path)
 
 
-def main(argv):
-    names = argv[1:] or list(CASES)
-    unknown = [n for n in names if n not in CASES]
-    if unknown:
-        log(f'unknown case(s) {unknown}; cases: {", ".join(CASES)}')
-        return 2
-    failed = 0
-    for name in names:
-        t0 = time.monotonic()
-        log(f'--- {name}')
-        try:
-            CASES[name]()
-            log(f'PASS {name} ({time.monotonic() - t0:.1f} s)')
-        except Exception:   # every failure reported the same way
-            traceback.print_exc()
-            failed += 1
-            log(f'FAIL {name}')
-        write_attr('sim-dac', 'fault', 'none')
+def after_each():
+    """A failed case may leave the DAC stalled; the import path changed
+    sim-adc's rate."""
+    write_attr('sim-dac', 'fault', 'none')
     write_attr('sim-adc', 'sampling_frequency', 1000000)
-    return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    main(cases=CASES, after_each=after_each)
