@@ -57,6 +57,9 @@ struct _GstIioSink
   GstIioCommon common;
   gboolean cyclic;              /* object lock */
   gboolean unlocked;            /* object lock: unlock() cancelled waits */
+  /* Streaming thread (start_queue before it runs): the stream failed and
+   * its error is posted; render and the EOS drain then fail at once. */
+  gboolean failed;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -164,6 +167,9 @@ gst_iio_sink_propose_allocation (GstBaseSink * sink, GstQuery * query)
 
 /* ---- data ---- */
 
+/* One error per stream: after a failed render upstream pushes EOS (as
+ * GstBaseSrc does after its flow error), and a drain of the same broken
+ * device would wait out the timeout again and post it twice. */
 static GstFlowReturn
 post_flow_error (GstIioSink * self, GError * error, const gchar * step)
 {
@@ -171,6 +177,7 @@ post_flow_error (GstIioSink * self, GError * error, const gchar * step)
     return GST_FLOW_FLUSHING;
   gst_iio_common_post_error (&self->common, error, "%s", step);
   g_error_free (error);
+  self->failed = TRUE;
 
   return GST_FLOW_ERROR;
 }
@@ -210,6 +217,8 @@ gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   GError *error = NULL;
   GstFlowReturn ret;
 
+  if (self->failed)
+    return GST_FLOW_ERROR;
   do {
     ret = gst_iio_queue_render (self->common.queue, buffer, &error);
     if (ret == GST_FLOW_ERROR)
@@ -237,6 +246,9 @@ gst_iio_sink_wait_event (GstBaseSink * sink, GstEvent * event)
   if (ret != GST_FLOW_OK || GST_EVENT_TYPE (event) != GST_EVENT_EOS
       || self->common.queue == NULL)
     return ret;
+  /* The error is on the bus already: no second one, and no EOS. */
+  if (self->failed)
+    return GST_FLOW_ERROR;
 
   while (!gst_iio_queue_drain (self->common.queue, &error)) {
     if (error)
@@ -304,6 +316,7 @@ gst_iio_sink_start_queue (GstIioSink * self)
   cyclic = self->cyclic;
   self->unlocked = FALSE;
   GST_OBJECT_UNLOCK (self);
+  self->failed = FALSE;
 
   return gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
       cyclic);
