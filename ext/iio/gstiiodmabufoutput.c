@@ -290,20 +290,24 @@ count_underrun (GstIioDmabufOutput * self)
       1);
 }
 
+/* Room for one more transfer of @mem's DMABUF. */
+static GstFlowReturn
+make_room (GstIioDmabufOutput * self, GstMemory * mem, GError ** error)
+{
+  return gst_iio_transfers_make_room (self->transfers,
+      config_of (self)->n_blocks, gst_dmabuf_memory_get_fd (mem),
+      config_of (self)->timeout_ms, error);
+}
+
 /* A whole buffer of one DMABUF memory @mem (ours when @own) goes to the
- * device; @buffer stays referenced until its transfer ends. */
+ * device; @buffer stays referenced until its transfer ends. The caller
+ * made room. */
 static GstFlowReturn
 enqueue_buffer (GstIioDmabufOutput * self, GstBuffer * buffer,
     GstMemory * mem, gboolean own, GError ** error)
 {
   gboolean cyclic = config_of (self)->cyclic;
   gint fd = gst_dmabuf_memory_get_fd (mem);
-  GstFlowReturn ret;
-
-  ret = gst_iio_transfers_make_room (self->transfers,
-      config_of (self)->n_blocks, fd, config_of (self)->timeout_ms, error);
-  if (ret != GST_FLOW_OK)
-    return ret;
 
   count_underrun (self);
   if (own)
@@ -395,9 +399,7 @@ submit_pending (GstIioDmabufOutput * self, GError ** error)
 
   if (mem == NULL)
     return GST_FLOW_OK;
-  ret = gst_iio_transfers_make_room (self->transfers,
-      config_of (self)->n_blocks, gst_dmabuf_memory_get_fd (mem),
-      config_of (self)->timeout_ms, error);
+  ret = make_room (self, mem, error);
   if (ret != GST_FLOW_OK)
     return ret;
 
@@ -537,6 +539,8 @@ render_buffer (GstIioDmabufOutput * self, GstBuffer * buffer, GError ** error)
   if (own || (mem && can_import (self, mem))) {
     /* Copied data before it goes first: keep the order. */
     ret = submit_pending (self, error);
+    if (ret == GST_FLOW_OK)
+      ret = make_room (self, mem, error);
     if (ret == GST_FLOW_OK)
       ret = enqueue_buffer (self, buffer, mem, own, error);
     if (ret == GST_FLOW_OK && !own)

@@ -50,6 +50,10 @@ struct _GstIioTransfers
   GCond cond;                   /* an enqueue, flushing, abort, error */
   GQueue fifo;                  /* Transfer *, oldest first */
   guint n_waiters;              /* threads in a cond wait */
+  /* Output: the DMABUF make_room() just checked, so that the enqueue
+   * that follows it needs no second fstat(). */
+  gint room_fd;
+  guint64 room_ino;
   gboolean enabled;
   gboolean flushing;
   gboolean aborted;
@@ -329,7 +333,11 @@ gst_iio_transfers_enqueue (GstIioTransfers * self, gint fd, gsize bytes,
   t->queue_begin_ns = begin;
   t->queue_end_ns = end;
   t->signal_ns = -1;
-  t->ino = output ? gst_dmabuf_get_ino (fd) : 0;
+  if (output && fd == self->room_fd)
+    t->ino = self->room_ino;
+  else if (output)
+    t->ino = gst_dmabuf_get_ino (fd);
+  self->room_fd = -1;
   /* Right after ENQUEUE: only a sync_file taken before the fence signals
    * carries the transfer's status and signal time. An output device
    * reads the buffer: its fence is a read fence (for_write). */
@@ -576,6 +584,8 @@ gst_iio_transfers_make_room (GstIioTransfers * self, guint max, gint fd,
   for (;;) {
     g_mutex_lock (&self->lock);
     room = has_room_locked (self, max, ino);
+    self->room_fd = room ? fd : -1;
+    self->room_ino = ino;
     g_mutex_unlock (&self->lock);
     if (room)
       return GST_FLOW_OK;
@@ -722,4 +732,5 @@ gst_iio_transfers_init (GstIioTransfers * self)
   g_cond_init (&self->cond);
   g_queue_init (&self->fifo);
   self->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  self->room_fd = -1;
 }
