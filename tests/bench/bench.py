@@ -317,7 +317,7 @@ def main():
     ap.add_argument('--csv')
     a = ap.parse_args()
     sizes = QUICK_SIZES if a.quick else SIZES
-    nbytes = 8 * MIB if a.quick else 256 * MIB
+    nbytes = 8 * MIB if a.quick else 64 * MIB
 
     for size in sizes:
         # At least 4 blocks in flight more than the device needs.
