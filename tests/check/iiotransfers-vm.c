@@ -7,6 +7,8 @@
  * a failed transfer and a refused enqueue that are; two waiters on one
  * transfer; flushing waits in other threads; make_room with one DMABUF twice; a pool waiting while every block is in
  * flight; a kfifo buffer refusing blocks. Run through tests/vm/run. */
+/* First: it defines _GNU_SOURCE. */
+#include "dmabufcheck.h"
 #include <gst/check/gstcheck.h>
 #include <gst/allocators/allocators.h>
 #include <dirent.h>
@@ -305,21 +307,6 @@ check_consumed (Bed * b, guint64 samples, guint64 hash)
   g_free (want);
 }
 
-static guint
-count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-  guint n = 0;
-
-  fail_unless (dir != NULL, "/proc/self/fd: %s", g_strerror (errno));
-  while ((e = readdir (dir)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir (dir);
-  return n - 1;
-}
-
 /* ---- other threads ---- */
 
 typedef struct
@@ -493,7 +480,7 @@ GST_END_TEST;
  * samples, dropping it afterwards is safe, and every fd is closed then. */
 GST_START_TEST (test_release_after_stop)
 {
-  guint fds0 = count_fds ();
+  guint fds0 = check_count_fds ();
   GstBuffer *held;
   gsize bytes = 0;
   guint n;
@@ -518,7 +505,7 @@ GST_START_TEST (test_release_after_stop)
 
   check_ramp (&b, gst_buffer_peek_memory (held, 0), 0);
   gst_buffer_unref (held);
-  fail_unless_equals_int (count_fds (), fds0);
+  fail_unless_equals_int (check_count_fds (), fds0);
 }
 
 GST_END_TEST;
@@ -1072,7 +1059,7 @@ GST_END_TEST;
  * adds nothing, leaks no fd. */
 GST_START_TEST (test_kfifo_refused)
 {
-  guint fds0 = count_fds ();
+  guint fds0 = check_count_fds ();
   GError *err = NULL;
   gint fd;
   Bed b;
@@ -1091,7 +1078,7 @@ GST_START_TEST (test_kfifo_refused)
   g_clear_error (&err);
   fail_unless_equals_int (gst_dmabuf_block_allocator_get_n_blocks (b.alloc), 0);
   bed_close (&b);
-  fail_unless_equals_int (count_fds (), fds0);
+  fail_unless_equals_int (check_count_fds (), fds0);
 }
 
 GST_END_TEST;
