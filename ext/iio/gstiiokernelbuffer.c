@@ -180,7 +180,9 @@ attach_unsupported_reason (gint err)
     case ENODEV:
       return "the device's DMA controller cannot map this DMABUF";
     case EBUSY:
-      return "the buffer is already enabled in read()/write() mode";
+      return "the buffer is in read()/write() mode: enabled by another "
+          "program, or left so by a read()/write() session whose enable "
+          "failed (docs/kernel-bugs.md, 12)";
     default:
       return NULL;
   }
