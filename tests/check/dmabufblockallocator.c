@@ -77,23 +77,6 @@ check_sizes (GstMemory * mem, gsize offset, gsize size)
   fail_unless (max >= BLOCK_BYTES, "maxsize %" G_GSIZE_FORMAT, max);
 }
 
-static guint8
-pattern (gsize i, guint seed)
-{
-  return (guint8) (i * 7 + seed + (i >> 8));
-}
-
-static void
-fill (GstMemory * mem, guint seed)
-{
-  GstMapInfo map;
-
-  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
-  for (gsize i = 0; i < map.size; i++)
-    map.data[i] = pattern (i, seed);
-  gst_memory_unmap (mem, &map);
-}
-
 /* @mem's bytes are the pattern from byte @first of the block on. */
 static void
 check_pattern (GstMemory * mem, gsize first, guint seed)
@@ -102,9 +85,9 @@ check_pattern (GstMemory * mem, gsize first, guint seed)
 
   fail_unless (gst_memory_map (mem, &map, GST_MAP_READ));
   for (gsize i = 0; i < map.size; i++)
-    if (map.data[i] != pattern (first + i, seed))
+    if (map.data[i] != check_pattern_byte (first + i, seed))
       fail ("byte %" G_GSIZE_FORMAT " is %u, wrote %u", first + i,
-          map.data[i], pattern (first + i, seed));
+          map.data[i], check_pattern_byte (first + i, seed));
   gst_memory_unmap (mem, &map);
 }
 
@@ -444,7 +427,7 @@ GST_START_TEST (test_data_survives)
   const guint8 *direct;
 
   mem = acquire (alloc, BLOCK_BYTES);
-  fill (mem, 11);
+  check_fill_pattern (mem, 11);
   gst_memory_unref (mem);
 
   for (guint round = 0; round < 3; round++) {
@@ -458,14 +441,14 @@ GST_START_TEST (test_data_survives)
       gst_dmabuf_memory_get_fd (mem), 0);
   fail_unless (direct != MAP_FAILED, "mmap: %s", g_strerror (errno));
   for (gsize i = 0; i < BLOCK_BYTES; i++)
-    fail_unless_equals_int (direct[i], pattern (i, 11));
+    fail_unless_equals_int (direct[i], check_pattern_byte (i, 11));
   munmap ((gpointer) direct, BLOCK_BYTES);
 
   share = gst_memory_share (mem, 4000, 5000);
   check_pattern (share, 4000, 11);
   gst_memory_unref (share);
 
-  fill (mem, 42);
+  check_fill_pattern (mem, 42);
   gst_memory_unref (mem);
   mem = acquire (alloc, BLOCK_BYTES);
   check_pattern (mem, 0, 42);
@@ -602,7 +585,7 @@ GST_START_TEST (test_hook_requeue)
 
   hook_init (&h, alloc, HOOK_QUEUE);
   mem = acquire (alloc, BLOCK_BYTES);
-  fill (mem, 5);
+  check_fill_pattern (mem, 5);
   gst_memory_unref (mem);
   fail_unless_equals_int (hook_calls (&h), 1);
   fail_unless_equals_int (h.last_state, GST_DMABUF_BLOCK_FREE);
@@ -753,7 +736,7 @@ GST_START_TEST (test_close_outstanding)
   m0 = acquire (alloc, BLOCK_BYTES);
   b1 = wrap (acquire (alloc, BLOCK_BYTES));
   b2 = wrap (acquire (alloc, 64));
-  fill (gst_buffer_peek_memory (b1, 0), 9);
+  check_fill_pattern (gst_buffer_peek_memory (b1, 0), 9);
   gst_memory_unref (m0);
   check_counts (alloc, 2, 0, 2);
 

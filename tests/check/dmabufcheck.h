@@ -250,3 +250,23 @@ check_thread_join_within (CheckThread * t, gint ms)
   g_free (t);
   return result;
 }
+
+/* A byte pattern that differs per @seed and per position, to tell blocks
+ * and offsets apart. */
+static inline guint8
+check_pattern_byte (gsize i, guint seed)
+{
+  return (guint8) (i * 13 + seed * 101 + (i >> 9));
+}
+
+/* Writes the pattern @seed over the whole of @mem. */
+static inline void
+check_fill_pattern (GstMemory * mem, guint seed)
+{
+  GstMapInfo map;
+
+  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
+  for (gsize i = 0; i < map.size; i++)
+    map.data[i] = check_pattern_byte (i, seed);
+  gst_memory_unmap (mem, &map);
+}

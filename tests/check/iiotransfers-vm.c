@@ -269,29 +269,12 @@ check_ramp (Bed * b, GstMemory * mem, guint64 start)
   gst_memory_unmap (mem, &map);
 }
 
-static guint8
-pattern (gsize i, guint seed)
-{
-  return (guint8) (i * 13 + seed * 101 + (i >> 9));
-}
-
-static void
-fill (GstMemory * mem, guint seed)
-{
-  GstMapInfo map;
-
-  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
-  for (gsize i = 0; i < map.size; i++)
-    map.data[i] = pattern (i, seed);
-  gst_memory_unmap (mem, &map);
-}
-
 /* FNV-1a 64 of the first @bytes of the pattern @seed, on top of @hash. */
 static guint64
 fnv_pattern (guint64 hash, guint seed, gsize bytes)
 {
   for (gsize i = 0; i < bytes; i++)
-    hash = (hash ^ pattern (i, seed)) * FNV_PRIME;
+    hash = (hash ^ check_pattern_byte (i, seed)) * FNV_PRIME;
   return hash;
 }
 
@@ -568,7 +551,7 @@ GST_START_TEST (test_abort_counting)
       "sampling_frequency=100,fault=none", 1024, 4);
   for (guint i = 0; i < 4; i++) {
     mems[i] = bed_acquire (&b);
-    fill (mems[i], i);
+    check_fill_pattern (mems[i], i);
   }
   bed_queue (&b, mems[0], 4, FALSE);
   for (guint i = 1; i < 4; i++)
@@ -605,8 +588,8 @@ GST_START_TEST (test_ran_dry)
   fail_unless (gst_iio_transfers_ran_dry (b.xfers));
   a = bed_acquire (&b);
   c = bed_acquire (&b);
-  fill (a, 1);
-  fill (c, 2);
+  check_fill_pattern (a, 1);
+  check_fill_pattern (c, 2);
   bed_queue (&b, a, 4, FALSE);
   bed_enable (&b);
   fail_unless_equals_int (gst_iio_transfers_wait_oldest (b.xfers, DONE_MS,
@@ -643,7 +626,7 @@ GST_START_TEST (test_cyclic)
   bed_open (&b, "sim-dac", GST_IIO_DIRECTION_OUTPUT, NULL,
       "sampling_frequency=100000,fault=none", 1024, 1);
   mem = bed_acquire (&b);
-  fill (mem, 7);
+  check_fill_pattern (mem, 7);
   bed_queue (&b, mem, b.block_bytes, TRUE);
   bed_enable (&b);
   fail_unless_equals_int (gst_iio_transfers_wait_oldest (b.xfers, DONE_MS,
@@ -695,8 +678,8 @@ GST_START_TEST (test_timeout_not_sticky)
       "sampling_frequency=1000000,fault=stall", 1024, 2);
   a = bed_acquire (&b);
   c = bed_acquire (&b);
-  fill (a, 3);
-  fill (c, 4);
+  check_fill_pattern (a, 3);
+  check_fill_pattern (c, 4);
   bed_queue (&b, a, b.block_bytes, FALSE);
   bed_enable (&b);
 
@@ -902,8 +885,8 @@ GST_START_TEST (test_make_room)
       "sampling_frequency=10000,fault=none", 1024, 2);
   a = bed_acquire (&b);
   c = bed_acquire (&b);
-  fill (a, 5);
-  fill (c, 6);
+  check_fill_pattern (a, 5);
+  check_fill_pattern (c, 6);
   fa = gst_dmabuf_memory_get_fd (a);
   fc = gst_dmabuf_memory_get_fd (c);
 
@@ -1026,8 +1009,8 @@ GST_START_TEST (test_pool_in_flight)
       "sampling_frequency=10000,fault=none", 1024, 2);
   a = bed_acquire (&b);
   c = bed_acquire (&b);
-  fill (a, 8);
-  fill (c, 9);
+  check_fill_pattern (a, 8);
+  check_fill_pattern (c, 9);
   bed_queue (&b, a, b.block_bytes, FALSE);
   bed_queue (&b, c, b.block_bytes, FALSE);
   bed_enable (&b);
