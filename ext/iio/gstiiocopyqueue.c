@@ -38,7 +38,9 @@
  * exactly when that kernel block went back after the other one was full:
  * decided as on the DMABUF path, from refill times instead of ENQUEUE
  * times. A refill that had to wait saw its block complete; one much later
- * than the timeline means the kernel skipped a block (a failed transfer).
+ * than the timeline means the kernel skipped a block (a failed transfer)
+ * if the next kernel block comes a kernel block after it, counted there;
+ * if it comes at once, the consumer's thread was away and nothing is lost.
  * Elsewhere (a kfifo buffer, iiod) the geometry is unknown: a loss is
  * proven when more samples are missing than the buffers in between can
  * hold. The gap is then after the samples still buffered, so the flag
@@ -484,8 +486,10 @@ fileio_lost (GstIioCopyQueue * self, gint64 begin_ns, gint64 end_ns)
     .queue_end_ns = self->requeued_ns[kernel_block % 2],
     .signal_ns = end_ns,
     .seen_ns = end_ns,
-    /* Only a refill that had to wait saw the kernel block complete. */
-    .late_gap_ns = end_ns - begin_ns > dur / 8 ?
+    /* Only a refill that had to wait saw the kernel block complete; a
+     * block the kernel skipped (a failed transfer) makes it a kernel block
+     * late, below the default stall threshold. */
+    .stall_ns = end_ns - begin_ns > dur / 8 ?
         MAX (dur / 2, 20 * G_GINT64_CONSTANT (1000000)) : G_MAXINT64,
   };
   guint64 lost = 0;

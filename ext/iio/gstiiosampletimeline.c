@@ -149,22 +149,14 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
   learn_latency (self, block, done, end);
 
   /* Signalled long after the timeline says: the next completion decides
-   * (settle_late), unless the caller gave its own threshold. Only a
-   * completion time tells; when the element saw it says nothing about the
-   * device. */
-  stall = block->late_gap_ns > 0 ? block->late_gap_ns :
+   * (settle_late). Only a completion time tells; when the element saw it
+   * says nothing about the device. */
+  stall = block->stall_ns > 0 ? block->stall_ns :
       MAX (GST_IIO_SAMPLE_TIMELINE_STALL_BLOCKS * duration,
       GST_IIO_SAMPLE_TIMELINE_STALL_MIN_NS);
   if (has_signal_time (block) && stall < G_MAXINT64 && done > end + stall) {
-    if (block->late_gap_ns > 0) {
-      /* the caller knows the delay is the device's (a fileio refill that
-       * waited for a block the kernel skipped) */
-      lost += ns_to_samples (done - end, self->rate);
-      end = done;
-    } else {
-      self->late_ns = done - end;
-      self->late_done_ns = done;
-    }
+    self->late_ns = done - end;
+    self->late_done_ns = done;
   }
 
   self->prev_end_ns = MIN (end, done);

@@ -66,12 +66,12 @@ typedef struct
   gint64 queue_end_ns;
   gint64 signal_ns;             /* completion time (fence), -1 unknown */
   gint64 seen_ns;               /* when the element saw it complete */
-  /* A completion later than the timeline by more than this is a gap
-   * before this block (a block the driver dropped); 0: the default, for a
-   * fence time (a stall, told from a freeze by the next completion, and
-   * counted on it); G_MAXINT64: never (the completion time is not
-   * exact). */
-  gint64 late_gap_ns;
+  /* A completion later than the timeline by more than this is a stall
+   * if the next completion comes about a block later (the device resumed
+   * at the current sample: counted there), or the system away if it comes
+   * at once (a burst: nothing lost); 0: the default threshold;
+   * G_MAXINT64: never (the completion time is not exact). */
+  gint64 stall_ns;
 } GstIioBlockTimes;
 
 void gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate);

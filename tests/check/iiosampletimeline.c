@@ -64,7 +64,7 @@ device_block (Device * d, gint64 q, gint64 ioctl, gint64 latency,
   times.queue_end_ns = q < 0 ? d->t0 - MS : q + ioctl;
   times.signal_ns = n_to_ns (d, d->next_n) + latency;
   times.seen_ns = times.signal_ns + 3 * MS;
-  times.late_gap_ns = 0;
+  times.stall_ns = 0;
 
   return gst_iio_sample_timeline_complete (&d->timeline, &times);
 }
@@ -178,7 +178,7 @@ slow_enqueue (gboolean device_takes_it_late, guint64 * truth)
   {
     GstIioBlockTimes b = {.samples = BLOCK,.queue_begin_ns = q,
       .queue_end_ns = q + 2 * MS,.signal_ns = n_to_ns (&d, d.next_n) +
-          20 * US,.late_gap_ns = 0
+          20 * US,.stall_ns = 0
     };
     b.seen_ns = b.signal_ns + US;
     return gst_iio_sample_timeline_complete (&d.timeline, &b);
@@ -205,7 +205,7 @@ test_stub_time_ignored (void)
   GstIioSampleTimeline t;
   GstIioBlockTimes b = {
     .samples = BLOCK,.queue_begin_ns = -MS,.queue_end_ns = -MS,
-    .signal_ns = 1,.seen_ns = 10 * MS,.late_gap_ns = 0,
+    .signal_ns = 1,.seen_ns = 10 * MS,.stall_ns = 0,
   };
 
   gst_iio_sample_timeline_init (&t, RATE);
@@ -249,7 +249,7 @@ static void
 test_freeze (void)
 {
   Device d;
-  GstIioBlockTimes b = {.samples = BLOCK,.late_gap_ns = 0 };
+  GstIioBlockTimes b = {.samples = BLOCK,.stall_ns = 0 };
   gint64 wake = 0;
   guint64 got, truth, lost = 0;
   gint i;
@@ -275,6 +275,77 @@ test_freeze (void)
   g_assert_cmpint (ABS ((gint64) got - (gint64) truth), <=, 16);
 }
 
+/* Fileio's kernel blocks (4096 samples, 20.48 ms) with a caller's stall
+ * threshold of 10 ms. The device ends block i at @ends[i]; the element
+ * sees it at @seen[i] (a refill's return) and hands it back to the device
+ * when that refill returns; the fileio queue holds two. Returns the
+ * samples counted lost on each block. */
+#define FILEIO_N 4096
+#define FILEIO_BLOCKS 8
+
+static void
+fileio_blocks (const gint64 * ends, const gint64 * seen, guint64 * lost)
+{
+  GstIioSampleTimeline t;
+  gint i;
+
+  gst_iio_sample_timeline_init (&t, RATE);
+  gst_iio_sample_timeline_start (&t, 0);
+  for (i = 0; i < FILEIO_BLOCKS; i++) {
+    GstIioBlockTimes b = {.samples = FILEIO_N,.stall_ns = 10 * MS };
+
+    b.queue_begin_ns = b.queue_end_ns = i < 2 ? -MS : seen[i - 2];
+    b.signal_ns = b.seen_ns = seen[i];
+    lost[i] = gst_iio_sample_timeline_complete (&t, &b);
+  }
+}
+
+/* A block the kernel skipped (block 3's buffer went to the device and
+ * failed): the refill gets the next one a kernel block late, and the one
+ * after comes a kernel block later still; the gap before block 3 is
+ * counted on block 4. */
+static void
+test_fileio_skipped_block (void)
+{
+  const gint64 dur = (gint64) FILEIO_N * 1000000000 / RATE;
+  gint64 ends[FILEIO_BLOCKS], seen[FILEIO_BLOCKS];
+  guint64 lost[FILEIO_BLOCKS];
+  gint i;
+
+  for (i = 0; i < FILEIO_BLOCKS; i++) {
+    ends[i] = (i + 1 + (i >= 3)) * dur;
+    seen[i] = ends[i] + 30 * US;
+  }
+  fileio_blocks (ends, seen, lost);
+  for (i = 0; i < FILEIO_BLOCKS; i++) {
+    if (i == 4)
+      g_assert_cmpint (ABS ((gint64) lost[i] - FILEIO_N), <=, 40);
+    else
+      g_assert_cmpuint (lost[i], ==, 0);
+  }
+}
+
+/* The consumer's thread away for 15 ms: its refill returns late, the next
+ * kernel block is already there: nothing was lost. */
+static void
+test_fileio_thread_away (void)
+{
+  const gint64 dur = (gint64) FILEIO_N * 1000000000 / RATE;
+  gint64 ends[FILEIO_BLOCKS], seen[FILEIO_BLOCKS];
+  guint64 lost[FILEIO_BLOCKS];
+  gint i;
+
+  for (i = 0; i < FILEIO_BLOCKS; i++) {
+    ends[i] = (i + 1) * dur;
+    seen[i] = ends[i] + 30 * US;
+  }
+  seen[3] += 15 * MS;
+  seen[4] = seen[3] + 100 * US;
+  fileio_blocks (ends, seen, lost);
+  for (i = 0; i < FILEIO_BLOCKS; i++)
+    g_assert_cmpuint (lost[i], ==, 0);
+}
+
 /* A device 1000 ppm slower than nominal, always fed just in time: the
  * tolerance keeps the timeline from calling that a gap. */
 static void
@@ -288,7 +359,7 @@ test_slow_crystal (void)
   gst_iio_sample_timeline_init (&t, RATE);
   gst_iio_sample_timeline_start (&t, 0);
   for (i = 0; i < 50000; i++) {
-    GstIioBlockTimes b = {.samples = BLOCK,.late_gap_ns = 0 };
+    GstIioBlockTimes b = {.samples = BLOCK,.stall_ns = 0 };
 
     b.queue_begin_ns = i < 2 ? -MS : end - 200 * US;
     b.queue_end_ns = b.queue_begin_ns + 50 * US;
@@ -305,7 +376,7 @@ test_no_rate (void)
   GstIioSampleTimeline t;
   GstIioBlockTimes b = {
     .samples = BLOCK,.queue_begin_ns = 10 * MS,.queue_end_ns = 11 * MS,
-    .signal_ns = 20 * MS,.seen_ns = 21 * MS,.late_gap_ns = 0,
+    .signal_ns = 20 * MS,.seen_ns = 21 * MS,.stall_ns = 0,
   };
 
   gst_iio_sample_timeline_init (&t, 0);
@@ -325,6 +396,9 @@ main (int argc, char **argv)
   g_test_add_func ("/timeline/stub-time", test_stub_time_ignored);
   g_test_add_func ("/timeline/stall", test_stall);
   g_test_add_func ("/timeline/freeze", test_freeze);
+  g_test_add_func ("/timeline/fileio-skipped-block",
+      test_fileio_skipped_block);
+  g_test_add_func ("/timeline/fileio-thread-away", test_fileio_thread_away);
   g_test_add_func ("/timeline/slow-crystal", test_slow_crystal);
   g_test_add_func ("/timeline/no-rate", test_no_rate);
 
