@@ -496,6 +496,9 @@ fileio_lost (GstIioCopyQueue * self, gint64 begin_ns, gint64 end_ns)
 
   if (index % m == 0)
     lost = gst_iio_sample_timeline_complete (&self->timeline, &times);
+  if (G_UNLIKELY (self->timeline.measured_rate))
+    gst_iio_queue_note_measured_rate (GST_IIO_QUEUE (self),
+        self->timeline.measured_rate);
   /* Its last block read: the kernel block went back to the device. */
   if (index % m == m - 1)
     self->requeued_ns[kernel_block % 2] = end_ns;

@@ -218,6 +218,9 @@ samples_lost_before (GstIioDmabufInput * self, GstMemory * block,
   guint64 lost;
 
   lost = gst_iio_sample_timeline_complete (&self->timeline, &times);
+  if (G_UNLIKELY (self->timeline.measured_rate))
+    gst_iio_queue_note_measured_rate (GST_IIO_QUEUE (self),
+        self->timeline.measured_rate);
   GST_LOG_OBJECT (self, "timeline block %u: queued %" G_GINT64_FORMAT
       " +%" G_GINT64_FORMAT " signal %+" G_GINT64_FORMAT " seen %+"
       G_GINT64_FORMAT " end %+" G_GINT64_FORMAT " lost %" G_GUINT64_FORMAT,

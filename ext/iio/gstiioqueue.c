@@ -14,6 +14,8 @@ typedef struct
    * which 32-bit ARM boards lack. Leaf lock: nothing is called under it. */
   GMutex stats_lock;
   guint64 stats[GST_IIO_QUEUE_N_COUNTERS];
+  guint measured_rate;          /* under stats_lock */
+  gboolean measured_rate_taken;
 } GstIioQueuePrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstIioQueue, gst_iio_queue,
@@ -182,6 +184,33 @@ gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat)
   g_mutex_unlock (&priv->stats_lock);
 
   return value;
+}
+
+void
+gst_iio_queue_note_measured_rate (GstIioQueue * self, guint hz)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  g_mutex_lock (&priv->stats_lock);
+  if (priv->measured_rate == 0)
+    priv->measured_rate = hz;
+  g_mutex_unlock (&priv->stats_lock);
+}
+
+guint
+gst_iio_queue_take_measured_rate (GstIioQueue * self)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+  guint hz = 0;
+
+  g_mutex_lock (&priv->stats_lock);
+  if (!priv->measured_rate_taken && priv->measured_rate) {
+    hz = priv->measured_rate;
+    priv->measured_rate_taken = TRUE;
+  }
+  g_mutex_unlock (&priv->stats_lock);
+
+  return hz;
 }
 
 void

@@ -129,6 +129,13 @@ guint64 gst_iio_queue_get_stat (GstIioQueue * self, GstIioQueueStat stat);
 void gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
     gsize bytes, gsize copied, guint64 lost);
 
+/* Input: the sample timeline found the device running at @hz, at least
+ * 25 % above the configured rate, and stopped inferring losses (a wrong rate,
+ * or a device that is not paced). Kept once per queue; the element takes
+ * it once (0 otherwise) to warn. */
+void gst_iio_queue_note_measured_rate (GstIioQueue * self, guint hz);
+guint gst_iio_queue_take_measured_rate (GstIioQueue * self);
+
 gboolean gst_iio_queue_start (GstIioQueue * self, GError ** error);
 GstFlowReturn gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,
     GError ** error);

@@ -2,6 +2,12 @@
 #include "gstiiosampletimeline.h"
 
 #define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+/* The device is judged too fast for the rate once it delivered at least
+ * this much (at the rate) in under RATE_CHECK_PERCENT of the time: sample 0
+ * may precede the start by an ENABLE's duration, which the margin covers
+ * up to 40 ms. */
+#define RATE_CHECK_MIN_NS (200 * G_GINT64_CONSTANT (1000000))
+#define RATE_CHECK_PERCENT 80
 /* Above twice the usual completion latency, a completion is late. */
 #define LATENCY_MARGIN_NS (20 * G_GINT64_CONSTANT (1000))
 
@@ -38,6 +44,8 @@ gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate)
   self->prev_end_ns = -1;
   self->latency_ns = 0;
   self->late_ns = 0;
+  self->samples = 0;
+  self->measured_rate = 0;
 }
 
 void
@@ -46,6 +54,28 @@ gst_iio_sample_timeline_start (GstIioSampleTimeline * self, gint64 enabled_ns)
   self->started_ns = enabled_ns;
   self->prev_end_ns = -1;
   self->late_ns = 0;
+  self->samples = 0;
+  self->measured_rate = 0;
+}
+
+/* However many samples it lost, a device running at the rate cannot have
+ * delivered the samples received since the start in less time than they
+ * take at the rate. In well under that, it is not running at the rate
+ * (crystals are off by ppm, not by 25 %). */
+static gboolean
+check_rate (GstIioSampleTimeline * self, gint64 done)
+{
+  gint64 nominal = gst_iio_sample_timeline_duration_ns (self->samples,
+      self->rate);
+  gint64 elapsed = done - self->started_ns;
+
+  if (nominal < RATE_CHECK_MIN_NS ||
+      elapsed >= nominal / 100 * RATE_CHECK_PERCENT)
+    return TRUE;
+  self->measured_rate = elapsed <= 0 ? G_MAXUINT :
+      (guint) MIN ((guint64) G_MAXUINT,
+      self->samples * (guint64) NS_PER_SECOND / (guint64) elapsed);
+  return FALSE;
 }
 
 /* The fence time belongs to this transfer (not a stub's). */
@@ -124,7 +154,7 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
   gint64 stall;
   guint64 lost = 0;
 
-  if (self->rate == 0 || self->started_ns < 0)
+  if (self->rate == 0 || self->started_ns < 0 || self->measured_rate)
     return 0;
 
   duration = gst_iio_sample_timeline_duration_ns (block->samples, self->rate);
@@ -160,6 +190,9 @@ gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
   }
 
   self->prev_end_ns = MIN (end, done);
+  self->samples += block->samples;
+  if (has_signal_time (block) && !check_rate (self, done))
+    return 0;
 
   return lost;
 }

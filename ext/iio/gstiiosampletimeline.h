@@ -53,6 +53,10 @@ typedef struct
                                  * come after the timeline's end */
   gint64 late_ns;               /* the last block came this late, or 0 */
   gint64 late_done_ns;          /* and completed then */
+  guint64 samples;              /* received since the start */
+  /* Non-zero: the device ran at least 25 % faster than @rate (a wrong
+   * rate, or a device that is not paced), measured in Hz; detection off. */
+  guint measured_rate;
 } GstIioSampleTimeline;
 
 /* What the element saw of one completed block. Times are CLOCK_MONOTONIC
@@ -80,7 +84,9 @@ void gst_iio_sample_timeline_init (GstIioSampleTimeline * self, guint rate);
 void gst_iio_sample_timeline_start (GstIioSampleTimeline * self,
     gint64 enabled_ns);
 /* Blocks must be given in the order the device filled them. Returns the
- * samples lost right before this block (0: contiguous). */
+ * samples lost right before this block (0: contiguous). A device found
+ * 25 % faster than the rate (measured_rate set) loses nothing more: the
+ * gaps the timeline would see are the wrong rate's. */
 guint64 gst_iio_sample_timeline_complete (GstIioSampleTimeline * self,
     const GstIioBlockTimes * block);
 

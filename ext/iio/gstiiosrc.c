@@ -388,6 +388,19 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
   self->next_offset = end;
 }
 
+/* Once: the device delivered samples much faster than the rate, so the
+ * timeline's gaps were not losses; detection is off from here on. */
+static void
+warn_measured_rate (GstIioSrc * self, guint hz)
+{
+  GST_ELEMENT_WARNING (self, RESOURCE, READ,
+      ("%s delivers samples at about %u Hz, well above the rate of %u Hz: "
+          "lost samples are no longer detected",
+          gst_iio_device_get_display_name (self->common.device), hz,
+          self->rate), ("set the rate property (or the device's "
+          "sampling_frequency) to the rate the device really runs at"));
+}
+
 static GstFlowReturn
 gst_iio_src_create (GstPushSrc * src, GstBuffer ** buffer)
 {
@@ -398,6 +411,10 @@ gst_iio_src_create (GstPushSrc * src, GstBuffer ** buffer)
 
   ret = gst_iio_queue_capture (queue, buffer, &error);
   if (ret == GST_FLOW_OK) {
+    guint measured = gst_iio_queue_take_measured_rate (queue);
+
+    if (G_UNLIKELY (measured))
+      warn_measured_rate (self, measured);
     stamp_buffer (self, *buffer);
     GST_LOG_OBJECT (self, "%" GST_PTR_FORMAT, *buffer);
   } else if (ret == GST_FLOW_ERROR) {

@@ -58,6 +58,12 @@ struct _GstIioTransfers
   gboolean flushing;
   gboolean aborted;
   GError *error;                /* sticky */
+
+  /* The last oldest transfer had completed before it was waited for (the
+   * consumer is behind the device): look at the next one's fence before
+   * polling it, which then saves the poll. A hint, read and set
+   * atomically without the lock. */
+  gint behind;
 };
 
 G_DEFINE_TYPE_WITH_CODE (GstIioTransfers, gst_iio_transfers, GST_TYPE_OBJECT,
@@ -434,13 +440,31 @@ wait_head (GstIioTransfers * self, gint64 deadline, gint timeout_ms,
   return ret;
 }
 
+/* @t's fence signalled with @status at @signal_ns (one SYNC_IOC_FILE_INFO);
+ * a failed transfer is retired. Several threads may wait on @t, so the
+ * time is kept under the lock. */
+static GstFlowReturn
+fence_done (GstIioTransfers * self, Transfer * t, gint status,
+    gint64 signal_ns, GError ** error)
+{
+  g_mutex_lock (&self->lock);
+  t->signal_ns = signal_ns;
+  g_mutex_unlock (&self->lock);
+  if (status >= 0)
+    return GST_FLOW_OK;
+  fail_status (self, status, error);
+  retire (self, t);
+
+  return GST_FLOW_ERROR;
+}
+
 /* Waits for @t's fence; a failed transfer is retired. */
 static GstFlowReturn
 wait_fence (GstIioTransfers * self, Transfer * t, gint64 deadline,
     gint timeout_ms, GError ** error)
 {
   GError *err = NULL;
-  gint64 signal_ns;
+  gint64 signal_ns, waited_ns;
   gint status;
 
   if (t->fence_fd < 0) {
@@ -448,6 +472,15 @@ wait_fence (GstIioTransfers * self, Transfer * t, gint64 deadline,
         "to wait for", device_name (self));
     return GST_FLOW_ERROR;
   }
+  /* Behind the device, the fence has signalled already: status and time
+   * in one ioctl, no poll. */
+  if (g_atomic_int_get (&self->behind)) {
+    status = gst_dmabuf_fence_get_info (t->fence_fd, &signal_ns);
+    if (status != 0)
+      return fence_done (self, t, status, signal_ns, error);
+    g_atomic_int_set (&self->behind, FALSE);
+  }
+  waited_ns = monotonic_ns ();
   switch (gst_dmabuf_fence_wait (t->fence_fd, self->cancel_fd,
           ms_left (deadline), &err)) {
     case GST_DMABUF_FENCE_CANCELLED:
@@ -463,18 +496,10 @@ wait_fence (GstIioTransfers * self, Transfer * t, gint64 deadline,
       break;
   }
 
-  /* Status and signal time in one ioctl; several threads may wait on
-   * @t, so the time is kept under the lock. */
   status = gst_dmabuf_fence_get_info (t->fence_fd, &signal_ns);
-  g_mutex_lock (&self->lock);
-  t->signal_ns = signal_ns;
-  g_mutex_unlock (&self->lock);
-  if (status >= 0)
-    return GST_FLOW_OK;
-  fail_status (self, status, error);
-  retire (self, t);
-
-  return GST_FLOW_ERROR;
+  if (signal_ns >= 0 && signal_ns < waited_ns)
+    g_atomic_int_set (&self->behind, TRUE);
+  return fence_done (self, t, status, signal_ns, error);
 }
 
 /* The oldest transfer completed, referenced in *@done. */

@@ -128,8 +128,7 @@ test_gaps_counted (void)
     reported += got;
   }
   g_assert_cmpuint (d.lost, >, 0);
-  g_assert_cmpint (ABS ((gint64) reported - (gint64) d.lost), <=,
-      6 * 200);
+  g_assert_cmpint (ABS ((gint64) reported - (gint64) d.lost), <=, 6 * 200);
 }
 
 /* A fence signalled late (latency) is no gap; a block queued between the
@@ -368,6 +367,49 @@ test_slow_crystal (void)
     b.seen_ns = b.signal_ns + US;
     g_assert_cmpuint (gst_iio_sample_timeline_complete (&t, &b), ==, 0);
   }
+  g_assert_cmpuint (t.measured_rate, ==, 0);
+}
+
+/* A device twice as fast as the rate (unpaced, or the rate set wrong),
+ * each block queued only after the one before completed: the gaps that
+ * makes are the wrong rate's. Once it delivered 200 ms of samples at the
+ * rate in well under that, no more are counted and the measured rate is
+ * kept. */
+static void
+test_too_fast (void)
+{
+  GstIioSampleTimeline t;
+  gint64 dur = (gint64) BLOCK * 1000000000 / RATE / 2;
+  gint64 now = 0;
+  guint64 lost = 0;
+  gint i, counting = 0;
+
+  gst_iio_sample_timeline_init (&t, RATE);
+  gst_iio_sample_timeline_start (&t, 0);
+  for (i = 0; i < 1000; i++) {
+    GstIioBlockTimes b = {.samples = BLOCK,.stall_ns = 0 };
+    guint64 got;
+
+    b.queue_begin_ns = i == 0 ? -MS : now + 100 * US;
+    b.queue_end_ns = b.queue_begin_ns + 10 * US;
+    now = MAX (now, b.queue_end_ns) + dur;
+    b.signal_ns = now + 5 * US;
+    b.seen_ns = b.signal_ns + US;
+    got = gst_iio_sample_timeline_complete (&t, &b);
+    lost += got;
+    if (got)
+      counting = i;
+  }
+  /* each block "loses" 100 us at the rate; 200 ms of samples at the rate
+   * are 79 blocks, delivered in 79 x 1.39 ms, 55 % of 200 ms */
+  g_assert_cmpint (counting, ==, 77);
+  g_assert_cmpuint (lost, >, 0);
+  g_assert_cmpuint (t.measured_rate, >, RATE * 3 / 2);
+  g_assert_cmpuint (t.measured_rate, <, RATE * 2);
+  g_assert_cmpuint (gst_iio_sample_timeline_complete (&t, &(GstIioBlockTimes) {
+          .samples = BLOCK,.queue_begin_ns = now + 10 * MS,.queue_end_ns =
+            now + 10 * MS,.signal_ns = now + 11 * MS,.seen_ns = now + 11 * MS}
+      ), ==, 0);
 }
 
 static void
@@ -396,10 +438,10 @@ main (int argc, char **argv)
   g_test_add_func ("/timeline/stub-time", test_stub_time_ignored);
   g_test_add_func ("/timeline/stall", test_stall);
   g_test_add_func ("/timeline/freeze", test_freeze);
-  g_test_add_func ("/timeline/fileio-skipped-block",
-      test_fileio_skipped_block);
+  g_test_add_func ("/timeline/fileio-skipped-block", test_fileio_skipped_block);
   g_test_add_func ("/timeline/fileio-thread-away", test_fileio_thread_away);
   g_test_add_func ("/timeline/slow-crystal", test_slow_crystal);
+  g_test_add_func ("/timeline/too-fast", test_too_fast);
   g_test_add_func ("/timeline/no-rate", test_no_rate);
 
   return g_test_run ();

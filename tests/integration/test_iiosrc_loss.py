@@ -12,11 +12,12 @@ driver's completion latency; the copy paths infer from the sample
 timeline, within the tolerance they document."""
 
 import os
+import re
 import time
 
-from iiotest import (RAMP_CHANNEL_STEP, Gst, Iiod, buffer_samples, check,
-                     error_text, log, main, np, pop_all, read_attr, start,
-                     stop)
+from iiotest import (RAMP_CHANNEL_STEP, Gst, Iiod, Ramp, buffer_samples,
+                     bus_message_text, check, error_text, log, main, np,
+                     pop_all, pull_blocks, read_attr, start, stats, stop)
 
 # Buffers pulled after reading sim-adc's overruns: more than the blocks the
 # device can hold queued (8).
@@ -321,5 +322,44 @@ def test_iiod_slow():
     check(len(gaps) > 5, "a slow consumer lost only %d times" % len(gaps))
 
 
+def test_rate_too_low():
+    """sim-adc at 50 kHz with rate=10000: the device delivers five times
+    what the rate allows, and every gap the timeline would infer is the
+    wrong rate's. Each timed path (DMABUF, fileio) warns once, naming
+    both rates, and flags nothing after that. (A gap the loaded test bed
+    really makes after it goes unflagged, as the warning says.)"""
+    for io_mode in ("dmabuf", "copy"):
+        pipeline = Gst.parse_launch(
+            "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
+            "io-mode=%s buffer-size=1024 rate=10000 "
+            "attributes=sampling_frequency=50000 ! "
+            "appsink name=sink sync=false max-buffers=8" % io_mode)
+        start(pipeline)
+        _, blocks = pull_blocks(pipeline, 300, 2)
+        s = stats(pipeline)
+        warnings = pop_all(pipeline, Gst.MessageType.WARNING)
+        stop(pipeline)
+        ramp = Ramp([0, 1])
+        for b in blocks:
+            ramp.feed(b.data)
+        texts = [bus_message_text(m) for m in warnings]
+        disconts = [i for i, b in enumerate(blocks) if b.discont and i > 0]
+        log(io_mode, "warnings:", texts, "DISCONT:", disconts, "gaps:",
+            ramp.gaps)
+        rate_warnings = [t for t in texts if "rate of 10000 Hz" in t]
+        check(len(rate_warnings) == 1, "%s: %d warnings naming the rate "
+              "(all: %s)" % (io_mode, len(rate_warnings), texts))
+        m = re.search(r"at about (\d+) Hz", rate_warnings[0])
+        check(m and 25000 <= int(m.group(1)) <= 75000,
+              "%s: measured rate in %r, about 50000 expected" %
+              (io_mode, rate_warnings[0]))
+        # 200 ms at 10 kHz: 2 blocks of 1024 before the check can decide
+        check(all(i <= 4 for i in disconts), "%s: DISCONT after the rate "
+              "was found wrong: %s" % (io_mode, disconts))
+        ok, overruns = s.get_uint64("overruns")
+        check(overruns == len(disconts), "%s: stats overruns %d, DISCONT %d"
+              % (io_mode, overruns, len(disconts)))
+
+
 main(test_dmabuf_long, test_dmabuf_slow, test_copy_long, test_copy_slow,
-     test_kfifo_slow, test_iiod_slow)
+     test_kfifo_slow, test_iiod_slow, test_rate_too_low)
