@@ -356,13 +356,16 @@ report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
 static void
 stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
 {
-  GstClockTime now = running_time_now (self);
-  GstClockTime block = gst_iio_common_samples_to_time (self->block_samples,
-      self->rate);
+  GstClockTime now = GST_CLOCK_TIME_NONE, block;
   gboolean discont = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
   guint64 lost = GST_BUFFER_OFFSET (buffer), start, end;
 
+  /* The clock only for the first block and a loss: not a lock and two
+   * object refs every block. */
+  if (!GST_CLOCK_TIME_IS_VALID (self->base_time) || discont)
+    now = running_time_now (self);
   if (!GST_CLOCK_TIME_IS_VALID (self->base_time)) {
+    block = gst_iio_common_samples_to_time (self->block_samples, self->rate);
     /* The first block just completed: its first sample was one block
      * duration ago. */
     self->base_time = GST_CLOCK_TIME_IS_VALID (now) && now > block ?
