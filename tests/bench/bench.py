@@ -15,6 +15,7 @@ fills): speed is never checked. --quick: two block sizes, 8 MiB a row.
 
 import argparse
 import csv
+import functools
 import os
 import resource
 import subprocess
@@ -43,6 +44,9 @@ GIB = 1 << 30
 # buffer size each, so they stop at 1 MiB; the copy paths at 4 MiB.
 LIBIIO_MAX = 1 << 20
 COPY_MAX = 4 << 20
+
+# The reading consumer (tests/bench/gstbenchsum.c).
+SUM_SINK = 'benchsum'
 
 ROWS = []
 FAILURES = []
@@ -197,6 +201,34 @@ def check_ramp(what, data):
         fail(what, 'the first block is not the simulator\'s ramp')
 
 
+@functools.lru_cache(maxsize=None)
+def ramp_sum(nbytes):
+    """benchsum's sum of @nbytes of sim-adc's 4-channel ramp from sample
+    0: one sample is one 64-bit word, channel c in bits 16c..16c+15."""
+    total = np.uint64(0)
+    step = 1 << 22
+    for k0 in range(0, nbytes // ADC_SAMPLE, step):
+        k = np.arange(k0, min(k0 + step, nbytes // ADC_SAMPLE),
+                      dtype=np.uint64)
+        words = np.zeros_like(k)
+        for c in range(ADC_CHANNELS):
+            words |= ((k + np.uint64(1000 * c)) & np.uint64(0xffff)) << \
+                np.uint64(16 * c)
+        total += np.add.reduce(words, dtype=np.uint64)
+    return int(total)
+
+
+def check_sum(what, summed, nbytes, fill):
+    """benchsum read every byte: all of them, and with fill on, the ramp's
+    sum (fill off: the heap's zeroed pages, never written)."""
+    n, s = summed
+    if n != nbytes:
+        fail(what, f'benchsum read {n} bytes of {nbytes}')
+    elif s != (ramp_sum(nbytes) if fill else 0):
+        fail(what, f'benchsum sum {s:#x}: not the ramp\'s' if fill else
+             f'benchsum sum {s:#x} of blocks the simulator never wrote')
+
+
 def capture(path, io_mode, consumer, size, fill, nbytes):
     what = f'{path} {size} fill={fill}'
     n = max(nbytes // size, 1)
@@ -205,20 +237,24 @@ def capture(path, io_mode, consumer, size, fill, nbytes):
                'the kernel cannot allocate its fileio blocks')
         return
     set_sim(fill)
-    caps = ('audio/x-raw,format=S16LE ! ' if consumer == 'level' else '')
-    tail = ('level post-messages=false ! fakesink sync=false'
-            if consumer == 'level' else 'fakesink sync=false')
+    tail = ('benchsum name=sum' if consumer == SUM_SINK
+            else 'fakesink sync=false')
     launch = (f'iiosrc name=src device=sim-adc io-mode={io_mode} '
               f'rate=1000000 buffer-size={size // ADC_SAMPLE} '
-              f'blocks={BLOCKS} num-buffers={n} ! {caps}{tail}')
+              f'blocks={BLOCKS} num-buffers={n} ! {tail}')
     first = {}
     p, err, wall, cpu, syscpu = run_pipeline(launch, lambda p: first_block_probe(
         p.get_by_name('src').get_static_pad('src'), first))
     st = p.get_by_name('src').get_property('stats')
+    summed = p.get_by_name('sum')
+    summed = (summed.get_property('bytes'), summed.get_property('sum')) \
+        if summed else None
     p.set_state(Gst.State.NULL)
     if err:
         fail(what, err)
         return
+    if summed:
+        check_sum(what, summed, n * size, fill)
     if st.get_value('buffers') != n or st.get_value('bytes') != n * size:
         fail(what, f'{st.get_value("buffers")} buffers, '
              f'{st.get_value("bytes")} bytes: {n} blocks expected')
@@ -281,8 +317,9 @@ def playback(path, size, fill, nbytes):
 # ---- the table ----
 
 def add_ratios():
-    """Each row against the bare loop (mode none) and the libiio tool of
-    its direction, same block size and fill: MiB/s ratio and CPU ratio."""
+    """Each row against the bare loop (mode none; mode read for the
+    reading consumer) and the libiio tool of its direction, same block
+    size and fill: MiB/s ratio and CPU ratio."""
     def find(direction, path, size, fill):
         for r in ROWS:
             if (r['direction'], r['path'], r['block_bytes'], r['fill']) == \
@@ -291,7 +328,10 @@ def add_ratios():
         return None
 
     for r in ROWS:
-        for key, ref_path in (('bare', 'bare loop (none)'),
+        # a reading consumer against the bare loop that reads
+        bare_path = ('bare loop (read)' if r['path'].endswith(SUM_SINK)
+                     else 'bare loop (none)')
+        for key, ref_path in (('bare', bare_path),
                               ('libiio', 'iio_readdev' if r['direction'] ==
                                'in' else 'iio_writedev')):
             ref = find(r['direction'], ref_path, r['block_bytes'], r['fill'])
@@ -328,6 +368,11 @@ def main():
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--csv')
     a = ap.parse_args()
+    # benchsum is built beside the bare loop
+    plugin_dir = os.path.dirname(os.path.abspath(a.bareloop))
+    if not Gst.Registry.get().scan_path(plugin_dir) and \
+            not Gst.ElementFactory.find(SUM_SINK):
+        sys.exit(f'bench.py: no {SUM_SINK} plugin in {plugin_dir} (ninja)')
     sizes = QUICK_SIZES if a.quick else SIZES
     nbytes = 8 * MIB if a.quick else 64 * MIB
 
@@ -344,10 +389,9 @@ def main():
                     row_bytes)
             capture('iiosrc copy', 'copy', 'fakesink', size, fill,
                     row_bytes)
-            # level reads every sample (peak and RMS per channel, in
-            # double: more work a sample than the bare loop's sum).
-            capture('iiosrc dmabuf ! level', 'dmabuf', 'level', size, fill,
-                    row_bytes)
+            # benchsum reads every byte as the bare loop's read mode does
+            capture(f'iiosrc dmabuf ! {SUM_SINK}', 'dmabuf', SUM_SINK,
+                    size, fill, row_bytes)
             bare(a.bareloop, 'out', 'none', size, fill, row_bytes)
             libiio_tool('out', size, fill, row_bytes)
             for path in ('pool', 'import', 'copy'):
