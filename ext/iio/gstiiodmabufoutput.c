@@ -290,12 +290,13 @@ count_underrun (GstIioDmabufOutput * self)
       1);
 }
 
-/* Room for one more transfer of @mem's DMABUF. */
+/* Room for one more transfer of @mem's DMABUF (inode number @ino). */
 static GstFlowReturn
-make_room (GstIioDmabufOutput * self, GstMemory * mem, GError ** error)
+make_room (GstIioDmabufOutput * self, GstMemory * mem, guint64 ino,
+    GError ** error)
 {
   return gst_iio_transfers_make_room (self->transfers,
-      config_of (self)->n_blocks, gst_dmabuf_memory_get_fd (mem),
+      config_of (self)->n_blocks, gst_dmabuf_memory_get_fd (mem), ino,
       config_of (self)->timeout_ms, error);
 }
 
@@ -399,7 +400,7 @@ submit_pending (GstIioDmabufOutput * self, GError ** error)
 
   if (mem == NULL)
     return GST_FLOW_OK;
-  ret = make_room (self, mem, error);
+  ret = make_room (self, mem, gst_dmabuf_block_get_ino (mem), error);
   if (ret != GST_FLOW_OK)
     return ret;
 
@@ -511,13 +512,13 @@ single_dmabuf_memory (GstBuffer * buffer)
 }
 
 /* A foreign DMABUF the device can take: attached once, for as long as a
- * memory wraps it. */
+ * memory wraps it; *@ino its inode number. */
 static gboolean
-can_import (GstIioDmabufOutput * self, GstMemory * mem)
+can_import (GstIioDmabufOutput * self, GstMemory * mem, guint64 * ino)
 {
   GError *error = NULL;
 
-  if (gst_dmabuf_import_cache_import (self->imports, mem, &error))
+  if (gst_dmabuf_import_cache_import (self->imports, mem, ino, &error))
     return TRUE;
   if (!self->import_failure_logged) {
     GST_WARNING_OBJECT (self, "upstream DMABUFs cannot be imported, "
@@ -534,13 +535,16 @@ render_buffer (GstIioDmabufOutput * self, GstBuffer * buffer, GError ** error)
 {
   GstMemory *mem = single_dmabuf_memory (buffer);
   gboolean own = mem && gst_dmabuf_block_allocator_owns (self->blocks, mem);
+  guint64 ino = 0;
   GstFlowReturn ret;
 
-  if (own || (mem && can_import (self, mem))) {
+  if (own)
+    ino = gst_dmabuf_block_get_ino (mem);
+  if (own || (mem && can_import (self, mem, &ino))) {
     /* Copied data before it goes first: keep the order. */
     ret = submit_pending (self, error);
     if (ret == GST_FLOW_OK)
-      ret = make_room (self, mem, error);
+      ret = make_room (self, mem, ino, error);
     if (ret == GST_FLOW_OK)
       ret = enqueue_buffer (self, buffer, mem, own, error);
     if (ret == GST_FLOW_OK && !own)

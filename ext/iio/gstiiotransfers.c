@@ -600,12 +600,13 @@ has_room_locked (GstIioTransfers * self, guint max, guint64 ino)
 
 GstFlowReturn
 gst_iio_transfers_make_room (GstIioTransfers * self, guint max, gint fd,
-    gint timeout_ms, GError ** error)
+    guint64 ino, gint timeout_ms, GError ** error)
 {
-  guint64 ino = gst_dmabuf_get_ino (fd);
   GstFlowReturn ret;
   gboolean room;
 
+  if (ino == 0)
+    ino = gst_dmabuf_get_ino (fd);
   for (;;) {
     g_mutex_lock (&self->lock);
     room = has_room_locked (self, max, ino);

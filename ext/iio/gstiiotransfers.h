@@ -106,10 +106,11 @@ GstFlowReturn gst_iio_transfers_retire_oldest (GstIioTransfers * self,
     gint timeout_ms, GError ** error);
 
 /* Retires transfers until fewer than @max are in flight and DMABUF @fd
- * is not among them (a second ENQUEUE of one DMABUF fails with EBUSY).
- * GST_FLOW_OK too when only a cyclic transfer is left to retire. */
+ * (inode number @ino, or 0 to fstat @fd) is not among them (a second
+ * ENQUEUE of one DMABUF fails with EBUSY). GST_FLOW_OK too when only a
+ * cyclic transfer is left to retire. */
 GstFlowReturn gst_iio_transfers_make_room (GstIioTransfers * self,
-    guint max, gint fd, gint timeout_ms, GError ** error);
+    guint max, gint fd, guint64 ino, gint timeout_ms, GError ** error);
 
 /* Transfers in flight, the cyclic one included. */
 guint gst_iio_transfers_get_n_queued (GstIioTransfers * self);

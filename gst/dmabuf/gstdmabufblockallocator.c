@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstdmabufblockallocator.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_dmabuf_block_allocator_debug);
@@ -12,6 +13,7 @@ typedef struct
 {
   GstMemory *mem;
   guint index;
+  guint64 ino;                  /* the DMABUF's identity, read once */
   GstDmabufBlockState state;
   gboolean attached;
 } Block;
@@ -212,6 +214,7 @@ gst_dmabuf_block_allocator_add_block (GstDmabufBlockAllocator * self,
 
   block = g_new0 (Block, 1);
   block->mem = mem;
+  block->ino = gst_dmabuf_get_ino (dmabuf_fd);
   block->state = GST_DMABUF_BLOCK_FREE;
   gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), block_quark,
       block, g_free);
@@ -277,12 +280,30 @@ gst_dmabuf_block_allocator_owns (GstDmabufBlockAllocator * self,
       && block_of (mem) != NULL;
 }
 
+guint64
+gst_dmabuf_get_ino (gint fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) < 0)
+    return 0;
+  return st.st_ino;
+}
+
 guint
 gst_dmabuf_block_get_index (GstMemory * block)
 {
   Block *b = block_of (block);
 
   return b ? b->index : G_MAXUINT;
+}
+
+guint64
+gst_dmabuf_block_get_ino (GstMemory * block)
+{
+  Block *b = block_of (block);
+
+  return b ? b->ino : 0;
 }
 
 GstDmabufBlockState

@@ -90,6 +90,13 @@ gboolean gst_dmabuf_block_allocator_owns (GstDmabufBlockAllocator * self,
     GstMemory * mem);
 /* The block's index (0 .. n_blocks - 1), for logs. */
 guint gst_dmabuf_block_get_index (GstMemory * block);
+/* The inode number that identifies the DMABUF @fd refers to; 0 when fstat
+ * fails. */
+guint64 gst_dmabuf_get_ino (gint fd);
+
+/* The inode number of @block's DMABUF (gst_dmabuf_get_ino), read once;
+ * 0 for a memory not of a block allocator. */
+guint64 gst_dmabuf_block_get_ino (GstMemory * block);
 
 /* A FREE block, resized to @size bytes from its start, now OUTSTANDING;
  * NULL when none is free, @size does not fit a block, or the allocator

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_dmabuf_import_cache_debug);
@@ -54,16 +53,6 @@ G_DEFINE_TYPE_WITH_CODE (GstDmabufImportCache, gst_dmabuf_import_cache,
     GST_DEBUG_CATEGORY_INIT (gst_dmabuf_import_cache_debug,
         "dmabufimportcache", 0, "Foreign DMABUFs attached to a device");
     links_quark = g_quark_from_static_string ("GstDmabufImportLinks"));
-
-guint64
-gst_dmabuf_get_ino (gint fd)
-{
-  struct stat st;
-
-  if (fstat (fd, &st) < 0)
-    return 0;
-  return st.st_ino;
-}
 
 /* Under imports_lock: the last memory using @import went. */
 static void
@@ -134,7 +123,7 @@ import_get (GstDmabufImportCache * self, gint fd, GError ** error)
 
 gboolean
 gst_dmabuf_import_cache_import (GstDmabufImportCache * self, GstMemory * mem,
-    GError ** error)
+    guint64 * ino, GError ** error)
 {
   GstMiniObject *root = GST_MINI_OBJECT_CAST (mem);
   Import *import = NULL;
@@ -150,9 +139,13 @@ gst_dmabuf_import_cache_import (GstDmabufImportCache * self, GstMemory * mem,
   for (l = ml ? ml->links : NULL; l; l = l->next)
     if (((Link *) l->data)->cache == self)
       break;
+  if (l && ino)
+    *ino = ((Link *) l->data)->ino;
   if (l == NULL)
     import = import_get (self, gst_dmabuf_memory_get_fd (mem), error);
   if (import) {
+    if (ino)
+      *ino = import->ino;
     import->n_links++;
     link = g_new0 (Link, 1);
     link->cache = self;

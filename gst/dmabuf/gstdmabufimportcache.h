@@ -38,10 +38,12 @@ GstDmabufImportCache *gst_dmabuf_import_cache_new (const GstDmabufAttacher *
     attacher, gpointer target);
 
 /* Makes sure the DMABUF of @mem (a DMABUF memory) is attached, and links
- * the attachment to @mem's lifetime. FALSE with @error from the attacher
- * (or a failed dup) when it cannot be. */
+ * the attachment to @mem's lifetime; *@ino (may be NULL) is then the
+ * DMABUF's inode number, from the link for a memory seen before (no
+ * fstat). FALSE with @error from the attacher (or a failed dup) when it
+ * cannot be. */
 gboolean gst_dmabuf_import_cache_import (GstDmabufImportCache * self,
-    GstMemory * mem, GError ** error);
+    GstMemory * mem, guint64 * ino, GError ** error);
 
 /* DMABUFs attached right now. */
 guint gst_dmabuf_import_cache_get_n_attached (GstDmabufImportCache * self);
@@ -50,8 +52,5 @@ guint gst_dmabuf_import_cache_get_n_attached (GstDmabufImportCache * self);
  * after it. */
 void gst_dmabuf_import_cache_clear (GstDmabufImportCache * self);
 
-/* The inode number that identifies the DMABUF @fd refers to; 0 when fstat
- * fails. */
-guint64 gst_dmabuf_get_ino (gint fd);
 
 G_END_DECLS

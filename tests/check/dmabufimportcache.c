@@ -28,14 +28,18 @@ new_dmabuf (GstAllocator * alloc)
   return wrap_fd (alloc, check_memfd (SIZE));
 }
 
+/* Every import, first or repeated, says which DMABUF it is. */
 static void
 import (GstDmabufImportCache * cache, GstMemory * mem)
 {
   GError *err = NULL;
+  guint64 ino = 0;
 
-  fail_unless (gst_dmabuf_import_cache_import (cache, mem, &err), "%s",
+  fail_unless (gst_dmabuf_import_cache_import (cache, mem, &ino, &err), "%s",
       err ? err->message : "");
   fail_unless (err == NULL);
+  fail_unless_equals_uint64 (ino,
+      gst_dmabuf_get_ino (gst_dmabuf_memory_get_fd (mem)));
 }
 
 static void
@@ -287,7 +291,7 @@ GST_START_TEST (test_import_failure)
       "the test device refuses DMABUF %d", 7);
 
   for (guint i = 0; i < 2; i++) {
-    fail_if (gst_dmabuf_import_cache_import (cache, i ? m2 : m1, &err));
+    fail_if (gst_dmabuf_import_cache_import (cache, i ? m2 : m1, NULL, &err));
     fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
             GST_RESOURCE_ERROR_BUSY), "%s", err ? err->message : "");
     fail_unless_equals_string (err->message,
@@ -434,8 +438,8 @@ stress_importer (gpointer data)
   for (guint i = 0; i < N_STRESS && !s->problem; i++) {
     GstMemory *mem = new_dmabuf (s->alloc);
 
-    if (!gst_dmabuf_import_cache_import (s->c1, mem, &err) ||
-        !gst_dmabuf_import_cache_import (s->c2, mem, &err)) {
+    if (!gst_dmabuf_import_cache_import (s->c1, mem, NULL, &err) ||
+        !gst_dmabuf_import_cache_import (s->c2, mem, NULL, &err)) {
       s->problem = g_strdup_printf ("import %u: %s", i, err->message);
       g_clear_error (&err);
     }

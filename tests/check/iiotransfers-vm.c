@@ -894,7 +894,7 @@ GST_START_TEST (test_make_room)
       err ? err->message : "");
   bed_enable (&b);
   /* room for 3 more, but DMABUF a is in flight: it is retired */
-  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa,
+  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa, 0,
           DONE_MS, &err), GST_FLOW_OK);
   fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 0);
   fail_unless_equals_int (r[0], 1);
@@ -904,24 +904,24 @@ GST_START_TEST (test_make_room)
   fail_unless (enqueue_counted (&b, fc, b.block_bytes, &r[2], &err), "%s",
       err ? err->message : "");
   /* a is the oldest: retiring it is enough */
-  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa,
+  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa, 0,
           DONE_MS, &err), GST_FLOW_OK);
   fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 1);
   fail_unless (r[1] == 1 && r[2] == 0);
   /* fewer than 1 in flight */
-  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 1, fa,
+  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 1, fa, 0,
           DONE_MS, &err), GST_FLOW_OK);
   fail_unless_equals_int (gst_iio_transfers_get_n_queued (b.xfers), 0);
   fail_unless_equals_int (r[2], 1);
   /* nothing to do */
-  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa,
+  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa, 0,
           DONE_MS, &err), GST_FLOW_OK);
   fail_unless (err == NULL);
 
   /* the same DMABUF again, once more through make_room */
   fail_unless (enqueue_counted (&b, fa, b.block_bytes, &r[3], &err), "%s",
       err ? err->message : "");
-  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa,
+  fail_unless_equals_int (gst_iio_transfers_make_room (b.xfers, 4, fa, 0,
           DONE_MS, &err), GST_FLOW_OK);
   fail_unless (enqueue_counted (&b, fa, b.block_bytes, &r[4], &err), "%s",
       err ? err->message : "");
