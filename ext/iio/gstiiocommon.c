@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiocommon.h"
+#include "gstiioattributes.h"
 #include "gstiiocopyqueue.h"
 #include "gstdmabufexporter.h"
 
@@ -51,6 +52,7 @@ gst_iio_common_clear (GstIioCommon * self)
   g_clear_pointer (&self->dma_heap, g_free);
   g_clear_pointer (&self->attributes, g_free);
   g_clear_pointer (&self->last_stats, gst_structure_free);
+  g_clear_pointer (&self->applied, gst_structure_free);
   g_clear_pointer (&self->fallback_reason, g_free);
 }
 
@@ -91,10 +93,14 @@ init_device_properties (GParamSpec ** properties, gboolean input)
       "timestamp" : "Comma-separated output channel ids to play to, e.g. "
       "\"voltage0,voltage1\". Default: every output scan channel", NULL);
   properties[GST_IIO_PROP_ATTRIBUTES] = string_spec ("attributes",
-      "Attributes", "Device and channel attributes written in this order "
-      "when the device is opened, e.g. \"sampling_frequency=1000000,"
-      "voltage0.hardwaregain=-10\" (channel attributes as channel.attribute)",
-      NULL);
+      "Attributes", "Attributes written in this order when the device is "
+      "opened, every item checked first: name=value and channel.name=value "
+      "on this element's device; DEVICE:name=value, "
+      "[DEVICE:]in:CHANNEL:name=value, [DEVICE:]out:CHANNEL:name=value, "
+      "[DEVICE:]buffer:name=value, [DEVICE:]debug:name=value on any device "
+      "of the context (DEVICE: id, name or label), e.g. "
+      "\"sampling_frequency=1000000,ad9361-phy:out:altvoltage0:frequency="
+      "2400000000\"", NULL);
   properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
       "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT, 0);
@@ -151,6 +157,13 @@ gst_iio_common_init_properties (GParamSpec ** properties,
   properties[GST_IIO_PROP_STATS] = g_param_spec_boxed ("stats",
       "Statistics", input ? STATS_BLURB : STATS_BLURB "; GstBaseSink's "
       "average-rate, dropped and rendered too", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[GST_IIO_PROP_APPLIED_ATTRIBUTES] =
+      g_param_spec_boxed ("applied-attributes", "Applied attributes",
+      "The attributes items written at the last open, each field named as "
+      "the item (the part before '=') holding the value read back from the "
+      "driver after the write (drivers round: it may differ from the value "
+      "written); NULL before the first open", GST_TYPE_STRUCTURE,
       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
@@ -264,6 +277,8 @@ gst_iio_common_get_property (GstIioCommon * self, guint prop_id, GValue * value)
   GST_OBJECT_LOCK (self->element);
   if (prop_id == GST_IIO_PROP_IO_MODE)
     g_value_set_enum (value, self->io_mode);
+  else if (prop_id == GST_IIO_PROP_APPLIED_ATTRIBUTES)
+    g_value_set_boxed (value, self->applied);
   else
     handled = get_string_or_uint (self, prop_id, value);
   GST_OBJECT_UNLOCK (self->element);
@@ -376,7 +391,7 @@ determine_rate (GstIioCommon * self, GstIioDevice * device, guint rate_prop,
 /* Opens, selects channels, writes attributes; posts the error itself. */
 static GstIioDevice *
 open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
-    const gchar * channels, const gchar * attributes)
+    const gchar * channels, const gchar * attributes, GstStructure ** applied)
 {
   GstIioDevice *device;
   GError *error = NULL;
@@ -393,9 +408,8 @@ open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
   step = "gst_iio_device_select_channels";
   if (!gst_iio_device_select_channels (device, channels, &error))
     goto failed;
-  step = "gst_iio_device_write_attributes";
-  if (attributes && attributes[0] != '\0'
-      && !gst_iio_device_write_attributes (device, attributes, &error))
+  step = "gst_iio_attributes_write";
+  if (!gst_iio_attributes_write (device, attributes, applied, &error))
     goto failed;
 
   return device;
@@ -416,6 +430,7 @@ gst_iio_common_open (GstIioCommon * self)
   gchar *uri, *device_id, *channels, *attributes;
   GstIioDevice *device;
   GstCaps *caps = NULL;
+  GstStructure *applied = NULL;
   guint rate_prop, rate = 0;
 
   GST_OBJECT_LOCK (self->element);
@@ -427,7 +442,7 @@ gst_iio_common_open (GstIioCommon * self)
   self->reopen = FALSE;
   GST_OBJECT_UNLOCK (self->element);
 
-  device = open_device (self, uri, device_id, channels, attributes);
+  device = open_device (self, uri, device_id, channels, attributes, &applied);
   if (device && !determine_rate (self, device, rate_prop, &rate))
     gst_clear_object (&device);
   if (device) {
@@ -440,6 +455,8 @@ gst_iio_common_open (GstIioCommon * self)
   self->device = device;
   self->rate = rate;
   self->device_caps = caps;
+  g_clear_pointer (&self->applied, gst_structure_free);
+  self->applied = applied;
   GST_OBJECT_UNLOCK (self->element);
 
   g_free (uri);
