@@ -492,8 +492,8 @@ read_only_error (const AttrWrite * w, GError ** error)
   gchar *what = describe (w);
 
   g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-      "Cannot write \"%s\" to %s: it is read-only (item \"%s\")", w->value,
-      what, w->key);
+      "Cannot write \"%s\" to %s: it is read-only (item \"%s=%s\")",
+      w->value, what, w->key, w->value);
   g_free (what);
   return FALSE;
 }
