@@ -92,15 +92,19 @@ init_device_properties (GParamSpec ** properties, gboolean input)
       "\"voltage0,voltage1\". Default: every input scan channel except the "
       "timestamp" : "Comma-separated output channel ids to play to, e.g. "
       "\"voltage0,voltage1\". Default: every output scan channel", NULL);
-  properties[GST_IIO_PROP_ATTRIBUTES] = string_spec ("attributes",
+  properties[GST_IIO_PROP_ATTRIBUTES] = g_param_spec_string ("attributes",
       "Attributes", "Attributes written in this order when the device is "
-      "opened, every item checked first: name=value and channel.name=value "
+      "opened, and at once when set while streaming (PAUSED and up; an "
+      "iio-attribute element message tells what the drivers set and the "
+      "sample offset), every item checked first: name=value and "
+      "channel.name=value "
       "on this element's device; DEVICE:name=value, "
       "[DEVICE:]in:CHANNEL:name=value, [DEVICE:]out:CHANNEL:name=value, "
       "[DEVICE:]buffer:name=value, [DEVICE:]debug:name=value on any device "
       "of the context (DEVICE: id, name or label), e.g. "
       "\"sampling_frequency=1000000,ad9361-phy:out:altvoltage0:frequency="
-      "2400000000\"", NULL);
+      "2400000000\"", NULL,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
       "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT, 0);
@@ -177,11 +181,17 @@ replace_string (GstIioCommon * self, gchar ** field, const GValue * value,
     self->reopen = TRUE;
 }
 
+static void apply_live (GstIioCommon * self, GstIioDevice * device,
+    const gchar * attributes);
+static GstIioQueue *ref_queue (GstIioCommon * self);
+
 gboolean
 gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
     const GValue * value)
 {
   gboolean handled = TRUE;
+  GstIioDevice *live = NULL;
+  gchar *attributes = NULL;
 
   GST_OBJECT_LOCK (self->element);
   switch (prop_id) {
@@ -195,7 +205,14 @@ gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
       replace_string (self, &self->channels, value, TRUE);
       break;
     case GST_IIO_PROP_ATTRIBUTES:
-      replace_string (self, &self->attributes, value, TRUE);
+      /* Streaming (PAUSED and up): written now, a retune, and the device
+       * keeps them (no reopen). Otherwise at the next open, which also
+       * reads the rate again (READY re-opens at start). */
+      replace_string (self, &self->attributes, value, self->queue == NULL);
+      if (self->queue && self->device) {
+        live = gst_object_ref (self->device);
+        attributes = g_strdup (self->attributes);
+      }
       break;
     case GST_IIO_PROP_DMA_HEAP:
       replace_string (self, &self->dma_heap, value, FALSE);
@@ -221,6 +238,14 @@ gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
       break;
   }
   GST_OBJECT_UNLOCK (self->element);
+
+  /* Outside the object lock, in the caller's thread: the streaming
+   * thread never waits for it. */
+  if (live) {
+    apply_live (self, live, attributes);
+    gst_object_unref (live);
+    g_free (attributes);
+  }
 
   return handled;
 }
@@ -366,6 +391,75 @@ gst_iio_common_samples_to_time (guint64 samples, guint rate)
   if (rate == 0)
     return GST_CLOCK_TIME_NONE;
   return gst_util_uint64_scale (samples, GST_SECOND, rate);
+}
+
+/* ---- attributes while open ---- */
+
+/* The OFFSET of the next buffer, as far as the queue's counters tell:
+ * samples handed over so far (plus, for input, the samples lost); 0
+ * before streaming. */
+static guint64
+next_offset (GstIioCommon * self, GstIioDevice * device)
+{
+  GstIioQueue *queue = ref_queue (self);
+  gsize sample = gst_iio_device_get_sample_size (device);
+  guint64 offset = 0;
+
+  if (!queue)
+    return 0;
+  if (sample > 0)
+    offset = gst_iio_queue_get_stat (queue, GST_IIO_QUEUE_STAT_BYTES) / sample;
+  if (self->direction == GST_IIO_DIRECTION_INPUT)
+    offset += gst_iio_queue_get_stat (queue, GST_IIO_QUEUE_STAT_SAMPLES_LOST);
+  gst_object_unref (queue);
+  return offset;
+}
+
+static gboolean
+merge_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  gst_structure_id_set_value (user_data, field, value);
+  return TRUE;
+}
+
+/* A new attributes value while the device is open: written at once. A
+ * mistake is a warning, not an error: the stream goes on with the values
+ * the devices had (nothing is written when an item does not resolve). */
+static void
+apply_live (GstIioCommon * self, GstIioDevice * device,
+    const gchar * attributes)
+{
+  GstStructure *applied = NULL, *s;
+  GError *error = NULL;
+  /* Taken before the write: every buffer before this offset was complete
+   * before the new values reached the driver, so the first buffer that
+   * can have them is at or after it (how far after depends on the blocks
+   * the device already filled). */
+  guint64 offset = next_offset (self, device);
+
+  if (!gst_iio_attributes_write (device, attributes, &applied, &error)) {
+    GST_ELEMENT_WARNING (self->element, RESOURCE, SETTINGS, ("%s",
+            error->message), ("attributes=%s set while open; the devices "
+            "keep their previous values from the failed item on", attributes));
+    g_error_free (error);
+    return;
+  }
+  GST_INFO_OBJECT (self->element, "attributes %s written at offset %"
+      G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, attributes, offset, applied);
+
+  GST_OBJECT_LOCK (self->element);
+  if (self->applied)
+    gst_structure_foreach (applied, merge_field, self->applied);
+  else
+    self->applied = gst_structure_copy (applied);
+  GST_OBJECT_UNLOCK (self->element);
+
+  s = gst_structure_new ("iio-attribute", "attributes", G_TYPE_STRING,
+      attributes, "applied", GST_TYPE_STRUCTURE, applied, "offset",
+      G_TYPE_UINT64, offset, NULL);
+  gst_structure_free (applied);
+  gst_element_post_message (self->element,
+      gst_message_new_element (GST_OBJECT (self->element), s));
 }
 
 /* ---- NULL <-> READY ---- */

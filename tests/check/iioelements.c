@@ -80,12 +80,19 @@ assert_common_properties (GstElement * e, guint default_blocks)
 
   for (guint i = 0; i < G_N_ELEMENTS (ready_props); i++) {
     pspec = g_object_class_find_property (klass, ready_props[i]);
-    fail_unless (pspec->flags & GST_PARAM_MUTABLE_READY, "%s", ready_props[i]);
+    fail_unless (pspec->flags & (GST_PARAM_MUTABLE_READY |
+            GST_PARAM_MUTABLE_PLAYING), "%s", ready_props[i]);
     fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READWRITE);
     fail_unless (strlen (g_param_spec_get_blurb (pspec)) > 20, "%s blurb",
         ready_props[i]);
   }
+  /* attributes may change while streaming too (a retune) */
+  pspec = g_object_class_find_property (klass, "attributes");
+  fail_unless (pspec->flags & GST_PARAM_MUTABLE_PLAYING);
   pspec = g_object_class_find_property (klass, "stats");
+  fail_unless (pspec->value_type == GST_TYPE_STRUCTURE);
+  fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READABLE);
+  pspec = g_object_class_find_property (klass, "applied-attributes");
   fail_unless (pspec->value_type == GST_TYPE_STRUCTURE);
   fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READABLE);
 }

@@ -15,11 +15,14 @@ import subprocess
 import numpy as np
 
 from iiotest import (Gst, appsrc_launch, check, device_dir, error_of, main,
-                     pop_error, pull_blocks, push_all, read_attr, reset_dac,
-                     set_state_bounded, start, stop, wait_end, expect_eos,
-                     write_attr, DAC_SAMPLE)
+                     pop_all, pop_error, pull_blocks, push_all, read_attr,
+                     reset_dac, set_state_bounded, start, stat, stop,
+                     wait_end, expect_eos, write_attr, DAC_SAMPLE)
 
 RATE = 360000
+# Retuning while playing: 20 blocks a second, easy for a Python consumer on
+# a loaded test bed (the case checks that nothing is lost).
+LIVE_RATE = 72000
 # A whole number of sine periods: FFT bins fall exactly on the tones.
 BLOCK = 3600
 LO_FILE = "out_altvoltage0_RX_LO_frequency"
@@ -257,7 +260,77 @@ def test_iiosink_sets_phy():
                "\"sim-phy:temp0.input=3\")" % phy_id())
 
 
+def tone_of(block):
+    """1 or 6: which of the two LO settings of test_retune_while_playing
+    made @block (every block is filled with one setting)."""
+    x = signed(block, 0)
+    for tone in (1, 6):
+        period = 360 // tone
+        if np.array_equal(x[:-period], x[period:]) and \
+                peak_bin(x) == round(tone * len(x) / 360):
+            return tone
+    raise AssertionError("block at offset %d is neither tone 1 nor 6 (peak "
+                         "bin %d)" % (block.offset, peak_bin(x)))
+
+
+def test_retune_while_playing():
+    """attributes set while PLAYING: written at once, an iio-attribute
+    message names the value read back and the offset; the tone changes in
+    the data within the blocks the device had filled, no sample lost."""
+    n_blocks, before, total = 16, 20, 80
+    p = Gst.parse_launch(
+        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
+        "buffer-size=%d blocks=%d attributes=sampling_frequency=%d,"
+        "waveform=sine ! appsink name=sink sync=false"
+        % (BLOCK, n_blocks, LIVE_RATE))
+    start(p)
+    try:
+        _, blocks = pull_blocks(p, before, 2)
+        p.get_by_name("src").set_property(
+            "attributes", "sim-phy:out:altvoltage0:frequency=2405000300")
+        _, more = pull_blocks(p, total - before, 2)
+        blocks += more
+        msgs = [m for m in pop_all(p, Gst.MessageType.ELEMENT)
+                if m.get_structure().get_name() == "iio-attribute"]
+        overruns = stat(p, "overruns")
+        applied = p.get_by_name("src").get_property("applied-attributes")
+    finally:
+        stop(p)
+
+    check(len(msgs) == 1, "%d iio-attribute messages" % len(msgs))
+    s = msgs[0].get_structure()
+    check(s.get_value("attributes") ==
+          "sim-phy:out:altvoltage0:frequency=2405000300",
+          "message: %s" % s.to_string())
+    check(s.get_value("applied").get_value(
+        "sim-phy:out:altvoltage0:frequency") == "2405000000",
+        "message: %s" % s.to_string())
+    offset = s.get_value("offset")
+    check(field(applied, "sim-phy:out:altvoltage0:frequency") ==
+          "2405000000" and field(applied, "waveform") == "sine",
+          "applied-attributes: %s" % applied.to_string())
+
+    check(overruns == 0, "%d overruns (DISCONT at offsets %s)" % (
+        overruns, [b.offset for b in blocks if b.discont]))
+    for a, b in zip(blocks, blocks[1:]):
+        check(b.offset == a.offset_end and not b.discont,
+              "buffer at %d follows one ending at %d (discont %s)"
+              % (b.offset, a.offset_end, b.discont))
+    tones = [tone_of(b) for b in blocks]
+    first = tones.index(6)
+    check(all(t == 1 for t in tones[:first]) and
+          all(t == 6 for t in tones[first:]),
+          "tones not one change: %s" % tones)
+    new_at = blocks[first].offset
+    check(offset <= new_at <= offset + (n_blocks + 2) * BLOCK,
+          "the new tone starts at offset %d, the message says %d: more than "
+          "%d blocks later" % (new_at, offset, n_blocks + 2))
+    check(offset >= before * BLOCK, "message offset %d before the %d "
+          "blocks already pulled" % (offset, before))
+
+
 if __name__ == "__main__":
     main(test_phy_before_first_sample, test_other_spellings, test_read_only,
          test_rejected_value, test_unknown_on_device, test_debug_attribute,
-         test_iiosink_sets_phy, after_each=reset_phy)
+         test_iiosink_sets_phy, test_retune_while_playing,
+         after_each=reset_phy)
