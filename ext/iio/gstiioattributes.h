@@ -28,7 +28,9 @@ G_BEGIN_DECLS
  * "applied-attributes" with one string field per item, named as written
  * (the part before '=', trimmed), holding the value read back after the
  * write. Errors are GST_RESOURCE_ERROR_SETTINGS with complete user text
- * naming the item and the valid choices. */
+ * naming the item and the valid choices. Uses nothing of @device but its
+ * libiio context and devices (libiio attribute calls, no GstIioDevice
+ * state the streaming thread changes): callable while it streams. */
 gboolean gst_iio_attributes_write (GstIioDevice * device,
     const gchar * attributes, GstStructure ** applied, GError ** error);
 

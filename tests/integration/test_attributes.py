@@ -14,10 +14,11 @@ import subprocess
 
 import numpy as np
 
-from iiotest import (Gst, appsrc_launch, check, device_dir, error_of, main,
-                     pop_all, pop_error, pull_blocks, push_all, read_attr,
-                     reset_dac, set_state_bounded, start, stat, stop,
-                     wait_end, expect_eos, write_attr, DAC_SAMPLE)
+from iiotest import (Gst, appsrc_launch, check, check_no_error, device_dir,
+                     error_of, expect_eos, main, pop_all, pop_error,
+                     pull_blocks, push_all, read_attr, reset_dac,
+                     set_state_bounded, start, stat, stop, wait_end,
+                     write_attr, DAC_SAMPLE)
 
 RATE = 360000
 # Retuning while playing: 20 blocks a second, easy for a Python consumer on
@@ -329,8 +330,36 @@ def test_retune_while_playing():
           "blocks already pulled" % (offset, before))
 
 
+def test_live_mistake_warns():
+    """A bad item set while PLAYING is a warning naming it; the stream
+    goes on and nothing is written."""
+    p = Gst.parse_launch(
+        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
+        "buffer-size=%d attributes=sampling_frequency=%d,waveform=sine ! "
+        "appsink name=sink sync=false" % (BLOCK, LIVE_RATE))
+    start(p)
+    try:
+        pull_blocks(p, 2, 2)
+        p.get_by_name("src").set_property(
+            "attributes", "sim-phy:out:altvoltage0:frequency=2410000000,"
+            "sim-phy:in:temp0:input=1")
+        _, blocks = pull_blocks(p, 4, 2)
+        warnings = pop_all(p, Gst.MessageType.WARNING)
+        check_no_error(p, "after a bad live change")
+    finally:
+        stop(p)
+    texts = [m.parse_warning()[0].message for m in warnings]
+    check(texts == ["Cannot write \"1\" to attribute input of channel temp0 "
+                    "of sim-phy (%s): it is read-only (item "
+                    "\"sim-phy:in:temp0:input=1\")" % phy_id()],
+          "warnings: %s" % texts)
+    check(read_attr("sim-phy", LO_FILE) == LO_DEFAULT,
+          "the LO item was written: %s" % read_attr("sim-phy", LO_FILE))
+    check([tone_of(b) for b in blocks] == [1] * 4, "tone changed")
+
+
 if __name__ == "__main__":
     main(test_phy_before_first_sample, test_other_spellings, test_read_only,
          test_rejected_value, test_unknown_on_device, test_debug_attribute,
          test_iiosink_sets_phy, test_retune_while_playing,
-         after_each=reset_phy)
+         test_live_mistake_warns, after_each=reset_phy)
