@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiocommon.h"
+#include "gstiioattributes.h"
 #include "gstiiocopyqueue.h"
 #include "gstdmabufexporter.h"
 
@@ -51,6 +52,7 @@ gst_iio_common_clear (GstIioCommon * self)
   g_clear_pointer (&self->dma_heap, g_free);
   g_clear_pointer (&self->attributes, g_free);
   g_clear_pointer (&self->last_stats, gst_structure_free);
+  g_clear_pointer (&self->applied, gst_structure_free);
   g_clear_pointer (&self->fallback_reason, g_free);
 }
 
@@ -90,11 +92,19 @@ init_device_properties (GParamSpec ** properties, gboolean input)
       "\"voltage0,voltage1\". Default: every input scan channel except the "
       "timestamp" : "Comma-separated output channel ids to play to, e.g. "
       "\"voltage0,voltage1\". Default: every output scan channel", NULL);
-  properties[GST_IIO_PROP_ATTRIBUTES] = string_spec ("attributes",
-      "Attributes", "Device and channel attributes written in this order "
-      "when the device is opened, e.g. \"sampling_frequency=1000000,"
-      "voltage0.hardwaregain=-10\" (channel attributes as channel.attribute)",
-      NULL);
+  properties[GST_IIO_PROP_ATTRIBUTES] = g_param_spec_string ("attributes",
+      "Attributes", "Attributes written in this order when the device is "
+      "opened, and at once when set while streaming (PAUSED and up; an "
+      "iio-attribute element message tells what the drivers set and the "
+      "sample offset), every item checked first: name=value and "
+      "channel.name=value "
+      "on this element's device; DEVICE:name=value, "
+      "[DEVICE:]in:CHANNEL:name=value, [DEVICE:]out:CHANNEL:name=value, "
+      "[DEVICE:]buffer:name=value, [DEVICE:]debug:name=value on any device "
+      "of the context (DEVICE: id, name or label), e.g. "
+      "\"sampling_frequency=1000000,ad9361-phy:out:altvoltage0:frequency="
+      "2400000000\"", NULL,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   properties[GST_IIO_PROP_RATE] = uint_spec ("rate", "Rate",
       "Sample rate in Hz for caps and timestamps; 0 reads the device's "
       "sampling_frequency attribute (an error if it has none)", 0, G_MAXINT, 0);
@@ -152,6 +162,13 @@ gst_iio_common_init_properties (GParamSpec ** properties,
       "Statistics", input ? STATS_BLURB : STATS_BLURB "; GstBaseSink's "
       "average-rate, dropped and rendered too", GST_TYPE_STRUCTURE,
       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[GST_IIO_PROP_APPLIED_ATTRIBUTES] =
+      g_param_spec_boxed ("applied-attributes", "Applied attributes",
+      "The attributes items written at the last open, each field named as "
+      "the item (the part before '=') holding the value read back from the "
+      "driver after the write (drivers round: it may differ from the value "
+      "written); NULL before the first open", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
 static void
@@ -164,11 +181,17 @@ replace_string (GstIioCommon * self, gchar ** field, const GValue * value,
     self->reopen = TRUE;
 }
 
+static void apply_live (GstIioCommon * self, GstIioDevice * device,
+    const gchar * attributes);
+static GstIioQueue *ref_queue (GstIioCommon * self);
+
 gboolean
 gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
     const GValue * value)
 {
   gboolean handled = TRUE;
+  GstIioDevice *live = NULL;
+  gchar *attributes = NULL;
 
   GST_OBJECT_LOCK (self->element);
   switch (prop_id) {
@@ -182,7 +205,14 @@ gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
       replace_string (self, &self->channels, value, TRUE);
       break;
     case GST_IIO_PROP_ATTRIBUTES:
-      replace_string (self, &self->attributes, value, TRUE);
+      /* Streaming (PAUSED and up): written now, a retune, and the device
+       * keeps them (no reopen). Otherwise at the next open, which also
+       * reads the rate again (READY re-opens at start). */
+      replace_string (self, &self->attributes, value, self->queue == NULL);
+      if (self->queue && self->device) {
+        live = gst_object_ref (self->device);
+        attributes = g_strdup (self->attributes);
+      }
       break;
     case GST_IIO_PROP_DMA_HEAP:
       replace_string (self, &self->dma_heap, value, FALSE);
@@ -208,6 +238,14 @@ gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
       break;
   }
   GST_OBJECT_UNLOCK (self->element);
+
+  /* Outside the object lock, in the caller's thread: the streaming
+   * thread never waits for it. */
+  if (live) {
+    apply_live (self, live, attributes);
+    gst_object_unref (live);
+    g_free (attributes);
+  }
 
   return handled;
 }
@@ -264,6 +302,8 @@ gst_iio_common_get_property (GstIioCommon * self, guint prop_id, GValue * value)
   GST_OBJECT_LOCK (self->element);
   if (prop_id == GST_IIO_PROP_IO_MODE)
     g_value_set_enum (value, self->io_mode);
+  else if (prop_id == GST_IIO_PROP_APPLIED_ATTRIBUTES)
+    g_value_set_boxed (value, self->applied);
   else
     handled = get_string_or_uint (self, prop_id, value);
   GST_OBJECT_UNLOCK (self->element);
@@ -353,6 +393,75 @@ gst_iio_common_samples_to_time (guint64 samples, guint rate)
   return gst_util_uint64_scale (samples, GST_SECOND, rate);
 }
 
+/* ---- attributes while open ---- */
+
+/* The OFFSET of the next buffer, as far as the queue's counters tell:
+ * samples handed over so far (plus, for input, the samples lost); 0
+ * before streaming. */
+static guint64
+next_offset (GstIioCommon * self, GstIioDevice * device)
+{
+  GstIioQueue *queue = ref_queue (self);
+  gsize sample = gst_iio_device_get_sample_size (device);
+  guint64 offset = 0;
+
+  if (!queue)
+    return 0;
+  if (sample > 0)
+    offset = gst_iio_queue_get_stat (queue, GST_IIO_QUEUE_STAT_BYTES) / sample;
+  if (self->direction == GST_IIO_DIRECTION_INPUT)
+    offset += gst_iio_queue_get_stat (queue, GST_IIO_QUEUE_STAT_SAMPLES_LOST);
+  gst_object_unref (queue);
+  return offset;
+}
+
+static gboolean
+merge_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  gst_structure_id_set_value (user_data, field, value);
+  return TRUE;
+}
+
+/* A new attributes value while the device is open: written at once. A
+ * mistake is a warning, not an error: the stream goes on with the values
+ * the devices had (nothing is written when an item does not resolve). */
+static void
+apply_live (GstIioCommon * self, GstIioDevice * device,
+    const gchar * attributes)
+{
+  GstStructure *applied = NULL, *s;
+  GError *error = NULL;
+  /* Taken before the write: every buffer before this offset was complete
+   * before the new values reached the driver, so the first buffer that
+   * can have them is at or after it (how far after depends on the blocks
+   * the device already filled). */
+  guint64 offset = next_offset (self, device);
+
+  if (!gst_iio_attributes_write (device, attributes, &applied, &error)) {
+    GST_ELEMENT_WARNING (self->element, RESOURCE, SETTINGS, ("%s",
+            error->message), ("attributes=%s set while open; the devices "
+            "keep their previous values from the failed item on", attributes));
+    g_error_free (error);
+    return;
+  }
+  GST_INFO_OBJECT (self->element, "attributes %s written at offset %"
+      G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, attributes, offset, applied);
+
+  GST_OBJECT_LOCK (self->element);
+  if (self->applied)
+    gst_structure_foreach (applied, merge_field, self->applied);
+  else
+    self->applied = gst_structure_copy (applied);
+  GST_OBJECT_UNLOCK (self->element);
+
+  s = gst_structure_new ("iio-attribute", "attributes", G_TYPE_STRING,
+      attributes, "applied", GST_TYPE_STRUCTURE, applied, "offset",
+      G_TYPE_UINT64, offset, NULL);
+  gst_structure_free (applied);
+  gst_element_post_message (self->element,
+      gst_message_new_element (GST_OBJECT (self->element), s));
+}
+
 /* ---- NULL <-> READY ---- */
 
 static gboolean
@@ -376,7 +485,7 @@ determine_rate (GstIioCommon * self, GstIioDevice * device, guint rate_prop,
 /* Opens, selects channels, writes attributes; posts the error itself. */
 static GstIioDevice *
 open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
-    const gchar * channels, const gchar * attributes)
+    const gchar * channels, const gchar * attributes, GstStructure ** applied)
 {
   GstIioDevice *device;
   GError *error = NULL;
@@ -393,9 +502,8 @@ open_device (GstIioCommon * self, const gchar * uri, const gchar * device_id,
   step = "gst_iio_device_select_channels";
   if (!gst_iio_device_select_channels (device, channels, &error))
     goto failed;
-  step = "gst_iio_device_write_attributes";
-  if (attributes && attributes[0] != '\0'
-      && !gst_iio_device_write_attributes (device, attributes, &error))
+  step = "gst_iio_attributes_write";
+  if (!gst_iio_attributes_write (device, attributes, applied, &error))
     goto failed;
 
   return device;
@@ -416,6 +524,7 @@ gst_iio_common_open (GstIioCommon * self)
   gchar *uri, *device_id, *channels, *attributes;
   GstIioDevice *device;
   GstCaps *caps = NULL;
+  GstStructure *applied = NULL;
   guint rate_prop, rate = 0;
 
   GST_OBJECT_LOCK (self->element);
@@ -427,7 +536,7 @@ gst_iio_common_open (GstIioCommon * self)
   self->reopen = FALSE;
   GST_OBJECT_UNLOCK (self->element);
 
-  device = open_device (self, uri, device_id, channels, attributes);
+  device = open_device (self, uri, device_id, channels, attributes, &applied);
   if (device && !determine_rate (self, device, rate_prop, &rate))
     gst_clear_object (&device);
   if (device) {
@@ -440,6 +549,8 @@ gst_iio_common_open (GstIioCommon * self)
   self->device = device;
   self->rate = rate;
   self->device_caps = caps;
+  g_clear_pointer (&self->applied, gst_structure_free);
+  self->applied = applied;
   GST_OBJECT_UNLOCK (self->element);
 
   g_free (uri);

@@ -27,6 +27,7 @@ enum
   GST_IIO_PROP_TIMEOUT,
   GST_IIO_PROP_RATE,
   GST_IIO_PROP_STATS,
+  GST_IIO_PROP_APPLIED_ATTRIBUTES,
   GST_IIO_PROP_LAST
 };
 
@@ -87,6 +88,9 @@ typedef struct
   GstIioDevice *device;
   guint rate;
   GstCaps *device_caps;
+  /* the attributes written at the last open, as read back (kept after
+   * close, like last_stats) */
+  GstStructure *applied;
 
   /* PAUSED and up */
   GstIioQueue *queue;

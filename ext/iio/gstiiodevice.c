@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstiiodevice.h"
+#include "gstiioattributes.h"
 #include "gstiiocaps.h"
 
 #include <errno.h>
@@ -530,194 +531,13 @@ gst_iio_device_select_channels (GstIioDevice * self, const gchar * channels,
   return TRUE;
 }
 
-/* One "name=value" item of the attributes property, resolved. */
-typedef struct
-{
-  struct iio_channel *chn;      /* NULL: a device attribute */
-  const gchar *attr;            /* libiio's name, owned by the context */
-  gchar *value;
-} AttrWrite;
-
-static void
-attr_write_clear (gpointer data)
-{
-  g_free (((AttrWrite *) data)->value);
-}
-
-static gchar *
-list_device_attrs (const struct iio_device *dev)
-{
-  GString *str = g_string_new (NULL);
-  guint i;
-
-  for (i = 0; i < iio_device_get_attrs_count (dev); i++)
-    g_string_append_printf (str, "%s%s", str->len ? ", " : "",
-        iio_device_get_attr (dev, i));
-
-  if (!str->len)
-    g_string_assign (str, "none");
-
-  return g_string_free (str, FALSE);
-}
-
-static gchar *
-list_channel_attrs (const struct iio_channel *chn)
-{
-  GString *str = g_string_new (NULL);
-  guint i;
-
-  for (i = 0; i < iio_channel_get_attrs_count (chn); i++)
-    g_string_append_printf (str, "%s%s", str->len ? ", " : "",
-        iio_channel_get_attr (chn, i));
-  if (!str->len)
-    g_string_assign (str, "none");
-
-  return g_string_free (str, FALSE);
-}
-
-/* "chan.attr": the channel of the element's direction first, since ids
- * repeat across directions (voltage0 in and out). */
-static struct iio_channel *
-find_any_channel (GstIioDevice * self, const gchar * id)
-{
-  gboolean out = self->direction == GST_IIO_DIRECTION_OUTPUT;
-  struct iio_channel *chn = iio_device_find_channel (self->dev, id, out);
-
-  return chn ? chn : iio_device_find_channel (self->dev, id, !out);
-}
-
-static gboolean
-resolve_channel_attr (GstIioDevice * self, const gchar * name,
-    AttrWrite * w, GError ** error)
-{
-  const gchar *dot = strchr (name, '.');
-  gchar *id = g_strndup (name, dot - name), *valid;
-  gboolean ok = FALSE;
-
-  w->chn = find_any_channel (self, id);
-  if (!w->chn) {
-    valid = list_channels (self, self->direction);
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "%s has no channel \"%s\" (attribute \"%s\"); %s channels: %s",
-        self->display_name, id, name, direction_word (self->direction), valid);
-  } else if (!(w->attr = iio_channel_find_attr (w->chn, dot + 1))) {
-    valid = list_channel_attrs (w->chn);
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "Channel %s of %s has no attribute \"%s\"; its attributes: %s", id,
-        self->display_name, dot + 1, valid);
-  } else {
-    valid = NULL;
-    ok = TRUE;
-  }
-  g_free (valid);
-  g_free (id);
-
-  return ok;
-}
-
-static gboolean
-resolve_attr (GstIioDevice * self, const gchar * item, const gchar * list,
-    AttrWrite * w, GError ** error)
-{
-  const gchar *eq = strchr (item, '=');
-  gchar *name, *valid;
-  gboolean ok;
-
-  if (!eq || eq == item) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "Bad item \"%s\" in attributes \"%s\": expected name=value or "
-        "channel.name=value", item, list);
-    return FALSE;
-  }
-  name = g_strstrip (g_strndup (item, eq - item));
-  w->value = g_strstrip (g_strdup (eq + 1));
-
-  if (strchr (name, '.')) {
-    ok = resolve_channel_attr (self, name, w, error);
-  } else {
-    w->attr = iio_device_find_attr (self->dev, name);
-    ok = w->attr != NULL;
-    if (!ok) {
-      valid = list_device_attrs (self->dev);
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "%s has no attribute \"%s\"; device attributes: %s (channel "
-          "attributes are written as channel.name=value)",
-          self->display_name, name, valid);
-      g_free (valid);
-    }
-  }
-  g_free (name);
-
-  return ok;
-}
-
-static gboolean
-write_attr (GstIioDevice * self, const AttrWrite * w, GError ** error)
-{
-  const gchar *hint = "";
-  gchar *what;
-  ssize_t ret;
-
-  if (w->chn)
-    ret = iio_channel_attr_write (w->chn, w->attr, w->value);
-  else
-    ret = iio_device_attr_write (self->dev, w->attr, w->value);
-  if (ret >= 0)
-    return TRUE;
-
-  if (ret == -ENOSYS && !g_strcmp0 (iio_context_get_name (self->ctx), "xml"))
-    hint = " (an xml: context only describes devices; it cannot write "
-        "attributes)";
-  what = w->chn ? g_strdup_printf ("attribute %s of channel %s of %s",
-      w->attr, iio_channel_get_id (w->chn), self->display_name) :
-      g_strdup_printf ("attribute %s of %s", w->attr, self->display_name);
-  g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-      "Could not write \"%s\" to %s: %s%s", w->value, what,
-      g_strerror ((gint) - ret), hint);
-  g_free (what);
-
-  return FALSE;
-}
-
 gboolean
 gst_iio_device_write_attributes (GstIioDevice * self,
     const gchar * attributes, GError ** error)
 {
-  GArray *writes;
-  gchar **items;
-  gboolean ok = TRUE;
-  guint i;
-
   g_return_val_if_fail (GST_IS_IIO_DEVICE (self), FALSE);
 
-  if (attributes == NULL || *attributes == '\0')
-    return TRUE;
-
-  /* Resolve every item before writing any, so that a typo at the end
-   * does not leave the device half configured. Empty items (a trailing
-   * comma) are skipped. */
-  writes = g_array_new (FALSE, TRUE, sizeof (AttrWrite));
-  g_array_set_clear_func (writes, attr_write_clear);
-  items = g_strsplit (attributes, ",", -1);
-  for (i = 0; ok && items[i]; i++) {
-    AttrWrite w = { 0, };
-
-    if (*g_strstrip (items[i]) == '\0')
-      continue;
-    ok = resolve_attr (self, items[i], attributes, &w, error);
-    g_array_append_val (writes, w);
-  }
-  for (i = 0; ok && i < writes->len; i++) {
-    ok = write_attr (self, &g_array_index (writes, AttrWrite, i), error);
-    if (ok)
-      GST_DEBUG_OBJECT (self, "wrote %s=%s",
-          g_array_index (writes, AttrWrite, i).attr,
-          g_array_index (writes, AttrWrite, i).value);
-  }
-  g_strfreev (items);
-  g_array_unref (writes);
-
-  return ok;
+  return gst_iio_attributes_write (self, attributes, NULL, error);
 }
 
 static gboolean

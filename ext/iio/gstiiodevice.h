@@ -40,10 +40,11 @@ GstIioDevice *gst_iio_device_open (const gchar * uri, const gchar * device,
 gboolean gst_iio_device_select_channels (GstIioDevice * self,
     const gchar * channels, GError ** error);
 
-/* Writes "name=value,chan.name=value,..." in order: a bare name is a
- * device attribute, "chan.name" a channel attribute of channel id chan
- * (either direction). An unknown attribute or a rejected value is an error
- * naming it (and listing the valid attributes when unknown). */
+/* gst_iio_attributes_write() without the values read back: the comma
+ * list of items in the syntax of gstiioattributes.h ("name=value",
+ * "chan.name=value", "DEVICE:in:CHANNEL:name=value", ...), resolved
+ * first, then written in order. Errors name the item and the valid
+ * choices. */
 gboolean gst_iio_device_write_attributes (GstIioDevice * self,
     const gchar * attributes, GError ** error);
 

@@ -3,6 +3,7 @@
  * and the exact error texts users read. */
 #include <gst/check/gstcheck.h>
 #include "gstiiodevice.h"
+#include "gstiioattributes.h"
 
 #define SIM_URI "xml:" TEST_DATA_DIR "/sim.xml"
 #define AD9361_URI "xml:" TEST_DATA_DIR "/ad9361.xml"
@@ -310,6 +311,12 @@ GST_START_TEST (test_channels_errors)
 
 GST_END_TEST;
 
+/* The syntax every malformed-item error ends with. */
+#define SYNTAX "name=value or channel.name=value (own device), " \
+  "DEVICE:name=value, [DEVICE:]in:CHANNEL:name=value, " \
+  "[DEVICE:]out:CHANNEL:name=value, [DEVICE:]buffer:name=value or " \
+  "[DEVICE:]debug:name=value"
+
 static void
 assert_attributes (GstIioDevice * dev, const gchar * attributes,
     const gchar * message)
@@ -335,10 +342,9 @@ GST_START_TEST (test_attributes)
 
   assert_attributes (adc, "sampling_frequency", "Bad item "
       "\"sampling_frequency\" in attributes \"sampling_frequency\": expected "
-      "name=value or channel.name=value");
+      SYNTAX);
   assert_attributes (adc, "waveform=sine, =5", "Bad item \"=5\" in "
-      "attributes \"waveform=sine, =5\": expected name=value or "
-      "channel.name=value");
+      "attributes \"waveform=sine, =5\": expected " SYNTAX);
   assert_attributes (adc, "nope=1", "sim-adc (iio:device0) has no attribute "
       "\"nope\"; device attributes: sampling_frequency, waveform, overruns, "
       "fault (channel attributes are written as channel.name=value)");
@@ -380,6 +386,114 @@ GST_END_TEST;
 
 /* An xml: context cannot read attributes: no rate, the element must be
  * told one. */
+#define NOT_WRITABLE "Function not implemented (an xml: context only " \
+  "describes devices; it cannot write attributes)"
+
+/* Any device of the context: every form that an xml: context resolves. */
+GST_START_TEST (test_attributes_any_device)
+{
+  GstIioDevice *rx = open_channels (AD9361_URI, "rx", IN, NULL);
+  GstIioDevice *tx = open_channels (AD9361_URI, "tx", OUT, NULL);
+  GstStructure *applied = NULL;
+
+  /* Empty lists write nothing and apply nothing. */
+  fail_unless (gst_iio_attributes_write (rx, " , ", &applied, NULL));
+  fail_unless_equals_int (gst_structure_n_fields (applied), 0);
+  gst_structure_free (applied);
+
+  assert_attributes (rx, "nope:calib_mode=1", "No IIO device \"nope\" at "
+      AD9361_URI " (item \"nope:calib_mode=1\"); devices: ad9361-phy "
+      "(iio:device0), cf-ad9361-dds-core-lpc (iio:device2), cf-ad9361-lpc "
+      "(iio:device3)");
+  assert_attributes (rx, "ad9361-phy:in:voltage7:hardwaregain=1",
+      "ad9361-phy (iio:device0) has no input channel \"voltage7\" (item "
+      "\"ad9361-phy:in:voltage7:hardwaregain=1\"); its channels: voltage0 "
+      "(input), voltage0 (output), altvoltage0 (output), altvoltage1 "
+      "(output), temp0 (input)");
+  /* altvoltage0 is an output channel: "in" does not find it. */
+  assert_attributes (rx, "ad9361-phy:in:altvoltage0:frequency=1",
+      "ad9361-phy (iio:device0) has no input channel \"altvoltage0\" (item "
+      "\"ad9361-phy:in:altvoltage0:frequency=1\"); its channels: voltage0 "
+      "(input), voltage0 (output), altvoltage0 (output), altvoltage1 "
+      "(output), temp0 (input)");
+  assert_attributes (rx, "ad9361-phy:out:altvoltage0:nope=1", "Channel "
+      "altvoltage0 (output) of ad9361-phy (iio:device0) has no attribute "
+      "\"nope\" (item \"ad9361-phy:out:altvoltage0:nope=1\"); its "
+      "attributes: frequency, powerdown");
+  assert_attributes (rx, "ad9361-phy:nope=1", "ad9361-phy (iio:device0) has "
+      "no attribute \"nope\" (item \"ad9361-phy:nope=1\"); device "
+      "attributes: calib_mode, ensm_mode, trx_rate_governor (channel "
+      "attributes are written as DEVICE:in:CHANNEL:name=value or "
+      "DEVICE:out:CHANNEL:name=value)");
+  assert_attributes (rx, "ad9361-phy:voltage9.hardwaregain=1", "ad9361-phy "
+      "(iio:device0) has no channel \"voltage9\" (item "
+      "\"ad9361-phy:voltage9.hardwaregain=1\"); its channels: voltage0 "
+      "(input), voltage0 (output), altvoltage0 (output), altvoltage1 "
+      "(output), temp0 (input)");
+  assert_attributes (rx, "ad9361-phy:debug:nope=1", "ad9361-phy "
+      "(iio:device0) has no debug attribute \"nope\" (item "
+      "\"ad9361-phy:debug:nope=1\"); its debug attributes: loopback");
+  assert_attributes (rx, "buffer:nope=1", "cf-ad9361-lpc (iio:device3) has "
+      "no buffer attribute \"nope\" (item \"buffer:nope=1\"); its buffer "
+      "attributes: data_available");
+  assert_attributes (rx, "iio:device0:buffer:data_available=1", "ad9361-phy "
+      "(iio:device0) has no buffer attribute \"data_available\" (item "
+      "\"iio:device0:buffer:data_available=1\"); its buffer attributes: "
+      "none");
+
+  /* Malformed items show themselves and the syntax. */
+  assert_attributes (rx, "ad9361-phy:in:voltage0=1", "Bad item "
+      "\"ad9361-phy:in:voltage0=1\" in attributes "
+      "\"ad9361-phy:in:voltage0=1\": expected " SYNTAX);
+  assert_attributes (rx, "in:voltage0=1", "Bad item \"in:voltage0=1\" in "
+      "attributes \"in:voltage0=1\": expected " SYNTAX);
+  assert_attributes (rx, "voltage0.calibbias=3,ad9361-phy::x=1", "Bad item "
+      "\"ad9361-phy::x=1\" in attributes \"voltage0.calibbias=3,ad9361-phy::x=1\": "
+      "expected " SYNTAX);
+  assert_attributes (rx, "a:in:b:c:d=1", "Bad item \"a:in:b:c:d=1\" in "
+      "attributes \"a:in:b:c:d=1\": expected " SYNTAX);
+  assert_attributes (rx, "ad9361-phy:sideways:altvoltage0:frequency=1",
+      "Bad item \"ad9361-phy:sideways:altvoltage0:frequency=1\" in "
+      "attributes \"ad9361-phy:sideways:altvoltage0:frequency=1\": expected "
+      SYNTAX);
+
+  /* Every item is resolved before the first write. */
+  assert_attributes (rx, "voltage0.calibbias=3,ad9361-phy:nope=1",
+      "ad9361-phy (iio:device0) has no attribute \"nope\" (item "
+      "\"ad9361-phy:nope=1\"); device attributes: calib_mode, ensm_mode, "
+      "trx_rate_governor (channel attributes are written as "
+      "DEVICE:in:CHANNEL:name=value or DEVICE:out:CHANNEL:name=value)");
+
+  /* Valid forms, by name, id and label, reach libiio's write. */
+  assert_attributes (rx,
+      "ad9361-phy:out_altvoltage0_RX_LO_frequency=2400000000",
+      "Could not write \"2400000000\" to attribute frequency of channel "
+      "altvoltage0 of ad9361-phy (iio:device0): " NOT_WRITABLE);
+  assert_attributes (rx, "iio:device0:in:voltage0:hardwaregain=30",
+      "Could not write \"30\" to attribute hardwaregain of channel voltage0 "
+      "of ad9361-phy (iio:device0): " NOT_WRITABLE);
+  assert_attributes (rx, "ad9361-phy:output:voltage0:hardwaregain=-10",
+      "Could not write \"-10\" to attribute hardwaregain of channel voltage0 "
+      "of ad9361-phy (iio:device0): " NOT_WRITABLE);
+  assert_attributes (rx, "ad9361-phy:debug:loopback=1", "Could not write "
+      "\"1\" to debug attribute loopback of ad9361-phy (iio:device0): "
+      NOT_WRITABLE);
+  assert_attributes (rx, "tx:out:altvoltage0:raw=1", "Could not write \"1\" "
+      "to attribute raw of channel altvoltage0 of cf-ad9361-dds-core-lpc "
+      "(iio:device2): " NOT_WRITABLE);
+  assert_attributes (tx, "buffer:data_available=1", "Could not write \"1\" "
+      "to buffer attribute data_available of cf-ad9361-dds-core-lpc "
+      "(iio:device2): " NOT_WRITABLE);
+  assert_attributes (tx, "debug:loopback=1", "cf-ad9361-dds-core-lpc "
+      "(iio:device2) has no debug attribute \"loopback\" (item "
+      "\"debug:loopback=1\"); its debug attributes: none");
+
+  gst_object_unref (rx);
+  gst_object_unref (tx);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_rate_unreadable)
 {
   GstIioDevice *adc = open_channels (SIM_URI, "sim-adc", IN, NULL);
@@ -560,6 +674,7 @@ iiodevice_suite (void)
   tcase_add_test (tc, test_channels_select);
   tcase_add_test (tc, test_channels_errors);
   tcase_add_test (tc, test_attributes);
+  tcase_add_test (tc, test_attributes_any_device);
   tcase_add_test (tc, test_rate_unreadable);
   tcase_add_test (tc, test_caps_per_fixture);
   tcase_add_test (tc, test_check_caps_messages);

@@ -68,8 +68,7 @@ assert_common_properties (GstElement * e, guint default_blocks)
 
   pspec = g_object_class_find_property (klass, "io-mode");
   fail_unless (G_IS_PARAM_SPEC_ENUM (pspec));
-  fail_unless_equals_string (g_type_name (pspec->value_type),
-      "GstIioIoMode");
+  fail_unless_equals_string (g_type_name (pspec->value_type), "GstIioIoMode");
   g_object_get (e, "io-mode", &mode, NULL);
   nick = g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class, mode);
   fail_unless_equals_string (nick->value_nick, "auto");
@@ -77,18 +76,23 @@ assert_common_properties (GstElement * e, guint default_blocks)
           (pspec)->enum_class, "dmabuf") != NULL);
   fail_unless (g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM
           (pspec)->enum_class, "copy") != NULL);
-  fail_unless_equals_int (G_PARAM_SPEC_ENUM (pspec)->enum_class->n_values,
-      3);
+  fail_unless_equals_int (G_PARAM_SPEC_ENUM (pspec)->enum_class->n_values, 3);
 
   for (guint i = 0; i < G_N_ELEMENTS (ready_props); i++) {
     pspec = g_object_class_find_property (klass, ready_props[i]);
-    fail_unless (pspec->flags & GST_PARAM_MUTABLE_READY, "%s",
-        ready_props[i]);
+    fail_unless (pspec->flags & (GST_PARAM_MUTABLE_READY |
+            GST_PARAM_MUTABLE_PLAYING), "%s", ready_props[i]);
     fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READWRITE);
     fail_unless (strlen (g_param_spec_get_blurb (pspec)) > 20, "%s blurb",
         ready_props[i]);
   }
+  /* attributes may change while streaming too (a retune) */
+  pspec = g_object_class_find_property (klass, "attributes");
+  fail_unless (pspec->flags & GST_PARAM_MUTABLE_PLAYING);
   pspec = g_object_class_find_property (klass, "stats");
+  fail_unless (pspec->value_type == GST_TYPE_STRUCTURE);
+  fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READABLE);
+  pspec = g_object_class_find_property (klass, "applied-attributes");
   fail_unless (pspec->value_type == GST_TYPE_STRUCTURE);
   fail_unless ((pspec->flags & G_PARAM_READWRITE) == G_PARAM_READABLE);
 }
@@ -121,8 +125,7 @@ GST_START_TEST (test_src_properties)
   fail_unless (src != NULL, "no iiosrc");
   fail_unless (GST_IS_PUSH_SRC (src));
   assert_common_properties (src, 8);
-  fail_if (g_object_class_find_property (G_OBJECT_GET_CLASS (src),
-          "cyclic"));
+  fail_if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "cyclic"));
   gst_structure_free (assert_idle_stats (src));
   gst_object_unref (src);
 }
@@ -264,6 +267,25 @@ GST_START_TEST (test_channels_and_attributes)
       "sampling_frequency of sim-adc (iio:device0): Function not "
       "implemented (an xml: context only describes devices; it cannot write "
       "attributes)");
+  /* Other devices of the context, from both elements. */
+  assert_error ("iiosink", GST_STATE_READY, "uri=" SIM_URI " device=sim-dac "
+      "attributes=sim-phy:fault=none", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "No IIO device \"sim-phy\" at " SIM_URI
+      " (item \"sim-phy:fault=none\"); devices: sim-adc (iio:device0), "
+      "sim-dac (iio:device1), sim-kfifo (iio:device2), sim-temp "
+      "(iio:device3)");
+  assert_error ("iiosrc", GST_STATE_READY, "uri=" SIM_URI " device=sim-adc "
+      "attributes=sim-dac:out:voltage0:nope=1", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "Channel voltage0 (output) of sim-dac "
+      "(iio:device1) has no attribute \"nope\" (item "
+      "\"sim-dac:out:voltage0:nope=1\"); its attributes: raw");
+  assert_error ("iiosink", GST_STATE_READY, "uri=" SIM_URI " device=sim-dac "
+      "attributes=sim-adc:fault", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "Bad item \"sim-adc:fault\" in "
+      "attributes \"sim-adc:fault\": expected name=value or "
+      "channel.name=value (own device), DEVICE:name=value, "
+      "[DEVICE:]in:CHANNEL:name=value, [DEVICE:]out:CHANNEL:name=value, "
+      "[DEVICE:]buffer:name=value or [DEVICE:]debug:name=value");
 }
 
 GST_END_TEST;

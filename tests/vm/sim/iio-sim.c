@@ -47,6 +47,32 @@
  *                       is not underrunning).
  * DMA buffers also have buffer0/length_align_bytes (2), like dmaengine's.
  *
+ * Addition: sim-phy, sim-adc's companion (like ad9361-phy beside
+ * cf-ad9361-lpc): no buffer, no scan channels; its attributes change what
+ * sim-adc's waveform=sine produces, from the next block sim-adc fills on
+ * (blocks in flight keep what they had). Untouched (or back at the
+ * defaults), sim-adc's output is exactly the one above; ramp and sim-kfifo
+ * never change.
+ *   out_altvoltage0_RX_LO_frequency  rw, Hz (libiio: channel altvoltage0,
+ *                       output, name RX_LO, attribute frequency); default
+ *                       2400000000; 70000000..6000000000 else EINVAL; the
+ *                       driver rounds to its synthesizer step of 1000 Hz
+ *                       (the value read back). The sine's tone is
+ *                       m = (LO - 2399000000) / 1000000, clamped to 1..40:
+ *                       channel c has a period of 360 / (m * (c + 1))
+ *                       samples, i.e. m * (c + 1) * rate / 360 Hz (at the
+ *                       default m = 1, the pinned 360 / (c + 1)).
+ *   out_altvoltage0_RX_LO_powerdown  rw, "0" (default) or "1": the sine is
+ *                       0 (no signal) while the LO is powered down.
+ *   in_voltage0_hardwaregain  rw, dB (channel voltage0, input, attribute
+ *                       hardwaregain), read as "%d.000000 dB"; default 0;
+ *                       -40..0 else EINVAL; rounded to whole dB (half away
+ *                       from zero); scales every sine channel by
+ *                       10^(gain/20) (Q15, arithmetic shift).
+ *   in_temp0_input      ro, millidegrees Celsius, always 35000.
+ *   direct_reg_access   debugfs (when mounted): 16 scratch registers,
+ *                       "0xREG" selects, "0xREG 0xVAL" writes; no effect.
+ *
  * Additions (benchmark switches; the defaults keep every behaviour above),
  * sim-adc and sim-dac:
  *   fill                rw, "1" (default) or "0"; applies at the next enable.
@@ -98,9 +124,11 @@
 #include <linux/math64.h>
 #include <linux/mod_devicetable.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/unaligned.h>
 #include <linux/workqueue.h>
 
@@ -128,7 +156,7 @@
 /* Staging for generated samples: a multiple of every datum size (2..8) */
 #define SIM_GEN_BYTES		384
 
-enum sim_kind { SIM_ADC, SIM_DAC, SIM_KFIFO };
+enum sim_kind { SIM_ADC, SIM_DAC, SIM_KFIFO, SIM_PHY };
 enum { SIM_RAMP, SIM_SINE };
 enum { SIM_FAULT_NONE, SIM_FAULT_STALL, SIM_FAULT_ERROR };
 
@@ -136,6 +164,34 @@ static const char * const sim_waveform_names[] = { "ramp", "sine" };
 static const char * const sim_fault_names[] = { "none", "stall", "error" };
 
 static s16 sim_sine_table[SIM_SINE_PERIOD];
+
+/* sim-phy: what sim-adc's next block uses (WRITE_ONCE by sim-phy's stores) */
+#define SIM_PHY_LO_DEFAULT	2400000000ULL
+#define SIM_PHY_LO_MIN		70000000ULL
+#define SIM_PHY_LO_MAX		6000000000ULL
+#define SIM_PHY_LO_STEP		1000
+#define SIM_PHY_LO_BASE		2399000000ULL
+#define SIM_PHY_LO_PER_TONE	1000000
+#define SIM_PHY_TONE_MAX	40
+#define SIM_PHY_GAIN_MIN	-40
+#define SIM_PHY_TEMP		35000
+#define SIM_PHY_NREGS		16
+#define SIM_UNITY_Q15		32768
+
+/* round(32768 * 10^(-g / 20)) for g = 0..40 dB */
+static const u16 sim_gain_q15[] = {
+	32768, 29205, 26029, 23198, 20675, 18427, 16423, 14637, 13045, 11627,
+	10362, 9235, 8231, 7336, 6538, 5827, 5193, 4629, 4125, 3677, 3277,
+	2920, 2603, 2320, 2068, 1843, 1642, 1464, 1305, 1163, 1036, 924, 823,
+	734, 654, 583, 519, 463, 413, 368, 328,
+};
+
+static u64 sim_phy_lo = SIM_PHY_LO_DEFAULT;
+static bool sim_phy_lo_powerdown;
+static int sim_phy_gain_db;
+static u32 sim_phy_regs[SIM_PHY_NREGS];
+/* serialises sim-phy's stores (the values above are read lock-free) */
+static DEFINE_MUTEX(sim_phy_lock);
 
 /* The fast worker's workqueue (attribute fast): unbound, high priority */
 static struct workqueue_struct *sim_fast_wq;
@@ -147,6 +203,8 @@ struct sim_scan {
 	unsigned int bpd;			/* bytes per channel set */
 	int waveform;
 	u32 rate;
+	u32 tone;		/* sine: sim-phy's LO multiplier, 1 by default */
+	u32 gain_q15;		/* sine: sim-phy's gain, SIM_UNITY_Q15 by default */
 };
 
 /* One block in the hands of the simulated engine, placed on the clock. */
@@ -212,10 +270,16 @@ static u16 sim_sample(const struct sim_scan *scan, u64 n, unsigned int chan)
 {
 	u32 phase;
 
+	s32 v;
+
 	if (scan->waveform == SIM_SINE) {
 		div_u64_rem(n, SIM_SINE_PERIOD, &phase);
 		/* channel c runs at (c + 1) times the base frequency */
-		return (u16)sim_sine_table[phase * (chan + 1) % SIM_SINE_PERIOD];
+		v = sim_sine_table[phase * (chan + 1) * scan->tone %
+				   SIM_SINE_PERIOD];
+		if (scan->gain_q15 != SIM_UNITY_Q15)
+			v = (v * (s32)scan->gain_q15) >> 15;
+		return (u16)(s16)v;
 	}
 	return (u16)(n + 1000 * chan);
 }
@@ -279,6 +343,20 @@ static void sim_scan_init(struct sim_scan *scan, struct iio_dev *indio_dev)
 	scan->bpd = 2 * scan->nchans;
 	scan->waveform = READ_ONCE(sim->waveform);
 	scan->rate = READ_ONCE(sim->rate);
+	scan->tone = 1;
+	scan->gain_q15 = SIM_UNITY_Q15;
+}
+
+/* sim-adc's blocks follow sim-phy's settings of the moment they are filled. */
+static void sim_phy_apply(struct sim_scan *scan)
+{
+	u64 lo = READ_ONCE(sim_phy_lo);
+	u64 tone = lo > SIM_PHY_LO_BASE ?
+		div_u64(lo - SIM_PHY_LO_BASE, SIM_PHY_LO_PER_TONE) : 0;
+
+	scan->tone = clamp_t(u64, tone, 1, SIM_PHY_TONE_MAX);
+	scan->gain_q15 = READ_ONCE(sim_phy_lo_powerdown) ? 0 :
+		sim_gain_q15[-READ_ONCE(sim_phy_gain_db)];
 }
 
 /* ---- the simulated DMA engine ------------------------------------------ */
@@ -391,10 +469,13 @@ static int sim_dma_submit(struct iio_dma_buffer_queue *queue,
 static void sim_dma_fill(struct sim_dma *dma, struct sim_xfer *x)
 {
 	struct iio_dma_buffer_block *block = x->block;
-	struct sim_gen g = { .scan = &dma->scan, .n = x->start };
+	struct sim_scan scan = dma->scan;
+	struct sim_gen g = { .scan = &scan, .n = x->start };
 	size_t left = block->bytes_used, c;
 	struct sg_mapping_iter miter;
 
+	if (dma->sim->kind == SIM_ADC)
+		sim_phy_apply(&scan);
 	if (!block->sg_table) {
 		sim_gen_copy(&g, block->vaddr, left);
 		return;
@@ -1092,6 +1173,143 @@ static const struct iio_info sim_adc_info = { .attrs = &sim_adc_group };
 static const struct iio_info sim_dac_info = { .attrs = &sim_dac_group };
 static const struct iio_info sim_kfifo_info = { .attrs = &sim_kfifo_group };
 
+/* ---- sim-phy ------------------------------------------------------------- */
+
+static ssize_t sim_phy_lo_read(struct iio_dev *indio_dev, uintptr_t private,
+			       const struct iio_chan_spec *chan, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(sim_phy_lo));
+}
+
+static ssize_t sim_phy_lo_write(struct iio_dev *indio_dev, uintptr_t private,
+				const struct iio_chan_spec *chan,
+				const char *buf, size_t len)
+{
+	u64 lo;
+	int ret = kstrtoull(buf, 10, &lo);
+
+	if (ret)
+		return ret;
+	if (lo < SIM_PHY_LO_MIN || lo > SIM_PHY_LO_MAX)
+		return -EINVAL;
+	/* the synthesizer's step: what a real driver rounds to */
+	lo = div_u64(lo + SIM_PHY_LO_STEP / 2, SIM_PHY_LO_STEP) *
+	     SIM_PHY_LO_STEP;
+	mutex_lock(&sim_phy_lock);
+	WRITE_ONCE(sim_phy_lo, lo);
+	mutex_unlock(&sim_phy_lock);
+	return len;
+}
+
+static ssize_t sim_phy_powerdown_read(struct iio_dev *indio_dev,
+				      uintptr_t private,
+				      const struct iio_chan_spec *chan, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(sim_phy_lo_powerdown));
+}
+
+static ssize_t sim_phy_powerdown_write(struct iio_dev *indio_dev,
+				       uintptr_t private,
+				       const struct iio_chan_spec *chan,
+				       const char *buf, size_t len)
+{
+	bool off;
+	int ret = kstrtobool(buf, &off);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(sim_phy_lo_powerdown, off);
+	return len;
+}
+
+static ssize_t sim_phy_gain_read(struct iio_dev *indio_dev, uintptr_t private,
+				 const struct iio_chan_spec *chan, char *buf)
+{
+	return sysfs_emit(buf, "%d.000000 dB\n", READ_ONCE(sim_phy_gain_db));
+}
+
+/* "-6", "-6.5", "-6.5 dB", like ad9361's hardwaregain */
+static ssize_t sim_phy_gain_write(struct iio_dev *indio_dev, uintptr_t private,
+				  const struct iio_chan_spec *chan,
+				  const char *buf, size_t len)
+{
+	char num[32];
+	char *end;
+	int integer, fract, ret;
+	s64 micro;
+
+	strscpy(num, buf, sizeof(num));
+	end = strstrip(num);
+	if (strlen(end) > 2 && !strcmp(end + strlen(end) - 2, "dB"))
+		end[strlen(end) - 2] = '\0';
+	ret = iio_str_to_fixpoint(strim(end), 100000, &integer, &fract);
+	if (ret)
+		return ret;
+	/* the sign is on the integer part, or on the fraction when that is 0 */
+	micro = (s64)integer * 1000000 + (integer < 0 ? -fract : fract);
+	micro += micro < 0 ? -500000 : 500000;
+	micro = div_s64(micro, 1000000);
+	if (micro < SIM_PHY_GAIN_MIN || micro > 0)
+		return -EINVAL;
+	mutex_lock(&sim_phy_lock);
+	WRITE_ONCE(sim_phy_gain_db, (int)micro);
+	mutex_unlock(&sim_phy_lock);
+	return len;
+}
+
+static ssize_t sim_phy_temp_read(struct iio_dev *indio_dev, uintptr_t private,
+				 const struct iio_chan_spec *chan, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", SIM_PHY_TEMP);
+}
+
+static const struct iio_chan_spec_ext_info sim_phy_lo_info[] = {
+	{ .name = "frequency", .shared = IIO_SEPARATE,
+	  .read = sim_phy_lo_read, .write = sim_phy_lo_write },
+	/* two attributes: libiio then names the channel RX_LO */
+	{ .name = "powerdown", .shared = IIO_SEPARATE,
+	  .read = sim_phy_powerdown_read, .write = sim_phy_powerdown_write },
+	{ }
+};
+
+static const struct iio_chan_spec_ext_info sim_phy_gain_info[] = {
+	{ .name = "hardwaregain", .shared = IIO_SEPARATE,
+	  .read = sim_phy_gain_read, .write = sim_phy_gain_write },
+	{ }
+};
+
+static const struct iio_chan_spec_ext_info sim_phy_temp_info[] = {
+	{ .name = "input", .shared = IIO_SEPARATE, .read = sim_phy_temp_read },
+	{ }
+};
+
+static const struct iio_chan_spec sim_phy_channels[] = {
+	{ .type = IIO_ALTVOLTAGE, .indexed = 1, .channel = 0, .output = 1,
+	  .extend_name = "RX_LO", .scan_index = -1, .ext_info = sim_phy_lo_info },
+	{ .type = IIO_VOLTAGE, .indexed = 1, .channel = 0,
+	  .scan_index = -1, .ext_info = sim_phy_gain_info },
+	{ .type = IIO_TEMP, .indexed = 1, .channel = 0,
+	  .scan_index = -1, .ext_info = sim_phy_temp_info },
+};
+
+static int sim_phy_reg_access(struct iio_dev *indio_dev, unsigned int reg,
+			      unsigned int writeval, unsigned int *readval)
+{
+	if (reg >= SIM_PHY_NREGS)
+		return -EINVAL;
+	mutex_lock(&sim_phy_lock);
+	if (readval)
+		*readval = sim_phy_regs[reg];
+	else
+		sim_phy_regs[reg] = writeval;
+	mutex_unlock(&sim_phy_lock);
+	return 0;
+}
+
+static const struct iio_info sim_phy_info = {
+	.debugfs_reg_access = sim_phy_reg_access,
+};
+
 /* ---- channels, platform driver, module ---------------------------------- */
 
 #define SIM_CHAN(_idx, _out) {						\
@@ -1146,6 +1364,18 @@ static int sim_setup_kind(struct device *dev, struct iio_dev *indio_dev)
 		sim->kfifo_timer.function = sim_kfifo_tick;
 		return devm_iio_kfifo_buffer_setup(dev, indio_dev,
 						   &sim_kfifo_setup_ops);
+	case SIM_PHY:
+		/* a bind starts from the defaults, like a reset chip */
+		mutex_lock(&sim_phy_lock);
+		WRITE_ONCE(sim_phy_lo, SIM_PHY_LO_DEFAULT);
+		WRITE_ONCE(sim_phy_lo_powerdown, false);
+		WRITE_ONCE(sim_phy_gain_db, 0);
+		memset(sim_phy_regs, 0, sizeof(sim_phy_regs));
+		mutex_unlock(&sim_phy_lock);
+		indio_dev->channels = sim_phy_channels;
+		indio_dev->num_channels = ARRAY_SIZE(sim_phy_channels);
+		indio_dev->info = &sim_phy_info;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -1199,6 +1429,7 @@ static const struct platform_device_id sim_ids[] = {
 	{ "sim-adc", SIM_ADC },
 	{ "sim-dac", SIM_DAC },
 	{ "sim-kfifo", SIM_KFIFO },
+	{ "sim-phy", SIM_PHY },
 	{ }
 };
 MODULE_DEVICE_TABLE(platform, sim_ids);
@@ -1211,7 +1442,7 @@ static struct platform_driver sim_driver = {
 };
 
 /* one platform device per simulated device (sim_ids without its sentinel) */
-static struct platform_device *sim_pdevs[3];
+static struct platform_device *sim_pdevs[4];
 
 static void sim_unregister_devices(void)
 {
@@ -1267,6 +1498,6 @@ static void __exit sim_exit(void)
 module_init(sim_init);
 module_exit(sim_exit);
 
-MODULE_DESCRIPTION("Simulated DMA ADC/DAC and kfifo IIO devices (gst-iio test bed)");
+MODULE_DESCRIPTION("Simulated DMA ADC/DAC, kfifo and phy IIO devices (gst-iio test bed)");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(IIO_DMA_BUFFER);
