@@ -11,13 +11,17 @@
  * host side of the same guest with libusb. Then, with DMABUFs from the
  * system DMA heap and from udmabuf, in several sizes:
  *   - the refusals: TRANSFER or DETACH of a DMABUF not attached (EPERM),
- *     a length of 0 or past the DMABUF, an unknown flag (EINVAL);
+ *     a length of 0 or past the DMABUF, an unknown flag (EINVAL); a
+ *     DETACH with a transfer queued cancels it (fence status
+ *     -ECONNRESET);
  *   - rounds of ATTACH, iterations, DETACH. An iteration queues a
  *     TRANSFER of every DMABUF on IN, each filled with its own pattern,
  *     checks that each fence is still pending (POLLOUT not ready) while
  *     the host has read nothing, lets the host read each back and checks
  *     every byte, and waits on each fence explicitly (a sync file from
- *     DMA_BUF_IOCTL_EXPORT_SYNC_FILE: signalled, status 1, no error).
+ *     DMA_BUF_IOCTL_EXPORT_SYNC_FILE taken right after the TRANSFER:
+ *     pending until the host moved the data, then signalled, status 1,
+ *     no error).
  *     Then OUT: the DMABUFs are cleared, a TRANSFER queued on each, each
  *     fence is pending for a reader (POLLIN not ready, and the sync file
  *     exported for reading is active: the write fence is where readers
@@ -379,12 +383,13 @@ fence_status (int sync_fd)
   return info.status;
 }
 
-/* Waits explicitly, within WAIT_MS, for every fence on b, and checks the
- * transfer ended without error. */
+/* Waits explicitly, within WAIT_MS, on sf (every fence of a transfer,
+ * exported right after its TRANSFER: only a sync file taken while the
+ * fence is pending carries its error), checks the transfer ended without
+ * error, and closes sf. */
 static void
-wait_fences (const Buf * b, const char *what)
+wait_fence (int sf, const char *what)
 {
-  int sf = export_fence (b, DMA_BUF_SYNC_WRITE);
   struct pollfd p = {.fd = sf,.events = POLLIN };
   int r = poll (&p, 1, WAIT_MS);
   int st;
@@ -452,6 +457,7 @@ ffs_transfer (int ep, int fd, uint64_t length, uint32_t flags)
 typedef struct
 {
   int ep_in, ep_out;
+  int fence[16];                /* a sync file per DMABUF in flight */
   libusb_device_handle *usb;
   uint32_t seq;
   uint64_t in_transfers, out_transfers, in_bytes, out_bytes;
@@ -484,20 +490,25 @@ round_in (Ctx * c, Buf * bufs, size_t n)
     pattern (bufs[i].map, bufs[i].size, c->seq++);
     cpu_sync (&bufs[i], DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
   }
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     CHECK_ERRNO (ffs_transfer (c->ep_in, bufs[i].fd, bufs[i].size, 0), 0,
         "TRANSFER on IN");
+    c->fence[i] = export_fence (&bufs[i], DMA_BUF_SYNC_WRITE);
+  }
   /* nothing read yet: every IN fence pending, a writer must wait */
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     CHECK (!poll_ready (&bufs[i], POLLOUT), "IN DMABUF %zu (%s, %zu bytes) "
         "writable before the host read it", i, bufs[i].kind, bufs[i].size);
+    CHECK (fence_status (c->fence[i]) == 0, "IN DMABUF %zu: its fence is "
+        "not pending before the host read", i);
+  }
   for (size_t i = 0; i < n; i++) {
     snprintf (what, sizeof (what), "IN transfer %u (%s, %zu bytes)",
         first + (uint32_t) i, bufs[i].kind, bufs[i].size);
     host_bulk (c, EP_IN_ADDR, c->host, bufs[i].size, what);
     pattern (c->want, bufs[i].size, first + (uint32_t) i);
     check_bytes (c->host, c->want, bufs[i].size, what);
-    wait_fences (&bufs[i], what);
+    wait_fence (c->fence[i], what);
     c->in_transfers++;
     c->in_bytes += bufs[i].size;
   }
@@ -514,9 +525,11 @@ round_out (Ctx * c, Buf * bufs, size_t n)
     memset (bufs[i].map, 0xee, bufs[i].size);
     cpu_sync (&bufs[i], DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
   }
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     CHECK_ERRNO (ffs_transfer (c->ep_out, bufs[i].fd, bufs[i].size, 0), 0,
         "TRANSFER on OUT");
+    c->fence[i] = export_fence (&bufs[i], DMA_BUF_SYNC_WRITE);
+  }
   /* nothing written yet: a reader must wait, implicitly (POLLIN) and
    * explicitly (the sync file for reading holds the OUT fence) */
   for (size_t i = 0; i < n; i++) {
@@ -527,6 +540,8 @@ round_out (Ctx * c, Buf * bufs, size_t n)
     CHECK (fence_status (sf) == 0, "OUT DMABUF %zu: the fence a reader gets "
         "is not pending before the host wrote (status %d)", i,
         fence_status (sf));
+    CHECK (fence_status (c->fence[i]) == 0, "OUT DMABUF %zu: its fence is "
+        "not pending before the host wrote", i);
     close (sf);
   }
   for (size_t i = 0; i < n; i++) {
@@ -538,7 +553,7 @@ round_out (Ctx * c, Buf * bufs, size_t n)
   for (size_t i = 0; i < n; i++) {
     snprintf (what, sizeof (what), "OUT transfer %u (%s, %zu bytes)",
         first + (uint32_t) i, bufs[i].kind, bufs[i].size);
-    wait_fences (&bufs[i], what);
+    wait_fence (c->fence[i], what);
     pattern (c->want, bufs[i].size, first + (uint32_t) i);
     cpu_sync (&bufs[i], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
     check_bytes (bufs[i].map, c->want, bufs[i].size, what);
@@ -624,6 +639,7 @@ static const struct
 };
 
 #define N_BUFS (sizeof (buf_specs) / sizeof (buf_specs[0]))
+_Static_assert (N_BUFS <= 16, "Ctx.fence holds 16");
 
 static void
 run_speed (const char *speed, int want_speed)
@@ -691,8 +707,26 @@ run_speed (const char *speed, int want_speed)
       EINVAL, "TRANSFER past the DMABUF's end");
   CHECK_ERRNO (ffs_transfer (c.ep_in, bufs[0].fd, bufs[0].size, 1), EINVAL,
       "TRANSFER with an unknown flag");
+  /* a DETACH cancels the DMABUF's queued transfer: its fence signals
+   * with ECONNRESET, and the endpoint goes on (the rounds below) */
+  CHECK_ERRNO (ffs_transfer (c.ep_in, bufs[0].fd, bufs[0].size, 0), 0,
+      "TRANSFER before a cancel");
+  c.fence[0] = export_fence (&bufs[0], DMA_BUF_SYNC_WRITE);
+  CHECK (fence_status (c.fence[0]) == 0, "fence not pending before the "
+      "cancel");
   CHECK_ERRNO (ffs_ioctl (c.ep_in, FUNCTIONFS_DMABUF_DETACH, &bufs[0].fd), 0,
       "DETACH");
+  {
+    struct pollfd p = {.fd = c.fence[0],.events = POLLIN };
+    int st;
+
+    CHECK (poll (&p, 1, WAIT_MS) == 1, "the cancelled transfer's fence did "
+        "not signal within %d ms", WAIT_MS);
+    st = fence_status (c.fence[0]);
+    CHECK (st == -ECONNRESET, "the cancelled transfer's fence status is %d, "
+        "not -ECONNRESET", st);
+    close (c.fence[0]);
+  }
 
   for (int round = 0; round < ROUNDS; round++) {
     for (size_t i = 0; i < N_BUFS; i++) {
