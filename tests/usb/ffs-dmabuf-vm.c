@@ -66,203 +66,10 @@
 #include <libusb.h>
 
 #include "gstffsuapi.h"
+#include "ffscheck.h"
 
-#define NAME "gstiio"
-#define FFS_DIR "/dev/ffs-" NAME
-#define VID 0x1d6b
-#define PID 0x0104
-#define EP_IN_ADDR 0x81
-#define EP_OUT_ADDR 0x02
-/* Bounds on waits that must end at once when the kernel works. */
-#define WAIT_MS 10000
 #define ROUNDS 3
 #define ITERATIONS 8
-
-static const char *helper;
-
-static void
-fail (int line, const char *fmt, ...)
-{
-  va_list ap;
-
-  fprintf (stderr, "FAIL (ffs-dmabuf-vm.c:%d): ", line);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) fail (__LINE__, __VA_ARGS__); } while (0)
-
-/* ---- the gadget helper ---- */
-
-/* Runs `helper ARGS`; its first line of output, if any, into out. */
-static void
-run_helper (const char *args, char *out, size_t out_size)
-{
-  char cmd[512], line[256] = "";
-  FILE *p;
-  int st;
-
-  snprintf (cmd, sizeof (cmd), "%s %s", helper, args);
-  p = popen (cmd, "r");
-  CHECK (p != NULL, "popen %s: %s", cmd, strerror (errno));
-  if (fgets (line, sizeof (line), p) == NULL)
-    line[0] = '\0';
-  while (fgetc (p) != EOF);
-  st = pclose (p);
-  CHECK (st == 0, "'%s' failed (status %d)", cmd, st);
-  line[strcspn (line, "\n")] = '\0';
-  if (out)
-    snprintf (out, out_size, "%s", line);
-}
-
-/* ---- descriptors ---- */
-
-struct fs_hs_set
-{
-  struct usb_interface_descriptor intf;
-  struct usb_endpoint_descriptor_no_audio in;
-  struct usb_endpoint_descriptor_no_audio out;
-} __attribute__((packed));
-
-struct ss_set
-{
-  struct usb_interface_descriptor intf;
-  struct usb_endpoint_descriptor_no_audio in;
-  struct usb_ss_ep_comp_descriptor in_comp;
-  struct usb_endpoint_descriptor_no_audio out;
-  struct usb_ss_ep_comp_descriptor out_comp;
-} __attribute__((packed));
-
-struct descriptors
-{
-  struct usb_functionfs_descs_head_v2 head;
-  __le32 fs_count;
-  __le32 hs_count;
-  __le32 ss_count;
-  struct fs_hs_set fs;
-  struct fs_hs_set hs;
-  struct ss_set ss;
-} __attribute__((packed));
-
-#define STR_INTERFACE "gst-iio FunctionFS DMABUF test"
-
-struct strings
-{
-  struct usb_functionfs_strings_head head;
-  __le16 lang;
-  char str[sizeof (STR_INTERFACE)];
-} __attribute__((packed));
-
-static struct usb_interface_descriptor
-intf_desc (void)
-{
-  struct usb_interface_descriptor d = {
-    .bLength = USB_DT_INTERFACE_SIZE,
-    .bDescriptorType = USB_DT_INTERFACE,
-    .bInterfaceNumber = 0,
-    .bNumEndpoints = 2,
-    .bInterfaceClass = USB_CLASS_VENDOR_SPEC,
-    .iInterface = 1,
-  };
-  return d;
-}
-
-static struct usb_endpoint_descriptor_no_audio
-ep_desc (uint8_t addr, uint16_t maxpacket)
-{
-  struct usb_endpoint_descriptor_no_audio d = {
-    .bLength = USB_DT_ENDPOINT_SIZE,
-    .bDescriptorType = USB_DT_ENDPOINT,
-    .bEndpointAddress = addr,
-    .bmAttributes = USB_ENDPOINT_XFER_BULK,
-    .wMaxPacketSize = htole16 (maxpacket),
-  };
-  return d;
-}
-
-static struct usb_ss_ep_comp_descriptor
-ss_comp_desc (void)
-{
-  struct usb_ss_ep_comp_descriptor d = {
-    .bLength = USB_DT_SS_EP_COMP_SIZE,
-    .bDescriptorType = USB_DT_SS_ENDPOINT_COMP,
-  };
-  return d;
-}
-
-static void
-write_descriptors (int ep0)
-{
-  struct descriptors d;
-  struct strings s;
-  ssize_t n;
-
-  memset (&d, 0, sizeof (d));
-  d.head.magic = htole32 (FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
-  d.head.length = htole32 (sizeof (d));
-  d.head.flags = htole32 (FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC |
-      FUNCTIONFS_HAS_SS_DESC);
-  d.fs_count = htole32 (3);
-  d.hs_count = htole32 (3);
-  d.ss_count = htole32 (5);
-  d.fs.intf = d.hs.intf = d.ss.intf = intf_desc ();
-  d.fs.in = ep_desc (EP_IN_ADDR, 64);
-  d.fs.out = ep_desc (EP_OUT_ADDR, 64);
-  d.hs.in = ep_desc (EP_IN_ADDR, 512);
-  d.hs.out = ep_desc (EP_OUT_ADDR, 512);
-  d.ss.in = ep_desc (EP_IN_ADDR, 1024);
-  d.ss.in_comp = ss_comp_desc ();
-  d.ss.out = ep_desc (EP_OUT_ADDR, 1024);
-  d.ss.out_comp = ss_comp_desc ();
-  n = write (ep0, &d, sizeof (d));
-  CHECK (n == (ssize_t) sizeof (d), "writing the descriptors to ep0: %zd "
-      "(%s)", n, strerror (errno));
-
-  memset (&s, 0, sizeof (s));
-  s.head.magic = htole32 (FUNCTIONFS_STRINGS_MAGIC);
-  s.head.length = htole32 (sizeof (s));
-  s.head.str_count = htole32 (1);
-  s.head.lang_count = htole32 (1);
-  s.lang = htole16 (0x0409);
-  memcpy (s.str, STR_INTERFACE, sizeof (STR_INTERFACE));
-  n = write (ep0, &s, sizeof (s));
-  CHECK (n == (ssize_t) sizeof (s), "writing the strings to ep0: %zd (%s)",
-      n, strerror (errno));
-}
-
-/* Reads ep0's events until ENABLE (the host set the configuration):
- * before it the data endpoints are not enabled. */
-static void
-wait_enable (int ep0)
-{
-  struct usb_functionfs_event ev[4];
-  int waited = 0;
-
-  for (;;) {
-    struct pollfd p = {.fd = ep0,.events = POLLIN };
-    int r = poll (&p, 1, 100);
-    ssize_t n;
-
-    CHECK (r >= 0, "poll ep0: %s", strerror (errno));
-    if (r == 0) {
-      waited += 100;
-      CHECK (waited < WAIT_MS, "no ENABLE event on ep0 within %d ms", WAIT_MS);
-      continue;
-    }
-    n = read (ep0, ev, sizeof (ev));
-    CHECK (n > 0 && n % sizeof (ev[0]) == 0, "read ep0: %zd (%s)", n,
-        strerror (errno));
-    for (size_t i = 0; i < n / sizeof (ev[0]); i++) {
-      CHECK (ev[i].type != FUNCTIONFS_SETUP, "unexpected SETUP request on "
-          "ep0 (bRequest 0x%02x)", ev[i].u.setup.bRequest);
-      if (ev[i].type == FUNCTIONFS_ENABLE)
-        return;
-    }
-  }
-}
 
 /* ---- DMABUFs ---- */
 
@@ -338,17 +145,6 @@ cpu_sync (const Buf * b, uint64_t flags)
       strerror (errno));
 }
 
-/* Transfer `seq`'s bytes: no two transfers alike, no byte a constant. */
-static void
-pattern (uint8_t * dst, size_t size, uint32_t seq)
-{
-  for (size_t i = 0; i < size / 4; i++) {
-    uint32_t w = seq * 0x9e3779b9u + (uint32_t) i * 0x01000193u;
-
-    w ^= w >> 15;
-    memcpy (dst + 4 * i, &w, 4);
-  }
-}
 
 static void
 check_bytes (const uint8_t * got, const uint8_t * want, size_t size,
@@ -412,20 +208,6 @@ poll_ready (const Buf * b, short events)
   return r == 1 && (p.revents & events);
 }
 
-static int
-count_fds (void)
-{
-  DIR *d = opendir ("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-
-  CHECK (d != NULL, "/proc/self/fd: %s", strerror (errno));
-  while ((e = readdir (d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir (d);
-  return n - 1;
-}
 
 /* ---- FunctionFS ioctls ---- */
 
@@ -469,14 +251,7 @@ static void
 host_bulk (Ctx * c, unsigned char ep, uint8_t * data, size_t size,
     const char *what)
 {
-  int actual = -1;
-  int r = libusb_bulk_transfer (c->usb, ep, data, (int) size, &actual,
-      WAIT_MS);
-
-  CHECK (r == 0, "%s: libusb_bulk_transfer on 0x%02x: %s", what, ep,
-      libusb_error_name (r));
-  CHECK (actual == (int) size, "%s: the host moved %d bytes, not %zu", what,
-      actual, size);
+  host_bulk_exact (c->usb, ep, data, size, what);
 }
 
 static void
@@ -644,39 +419,15 @@ _Static_assert (N_BUFS <= 16, "Ctx.fence holds 16");
 static void
 run_speed (const char *speed, int want_speed)
 {
-  char node[128], path[64];
-  libusb_context *usb_ctx = NULL;
+  Peer peer;
   Ctx c;
   Buf bufs[N_BUFS];
-  int ep0, fds_gadget, fds_bufs, cfg = -1, r;
+  int fds_gadget, fds_bufs;
 
   memset (&c, 0, sizeof (c));
   fds_gadget = count_fds ();
-  snprintf (path, sizeof (path), "speed %s", speed);
-  run_helper (path, NULL, 0);
-  run_helper ("setup " NAME, path, sizeof (path));
-  CHECK (strcmp (path, FFS_DIR) == 0, "the helper mounted functionfs at '%s'"
-      ", not " FFS_DIR, path);
-  ep0 = open (FFS_DIR "/ep0", O_RDWR | O_CLOEXEC);
-  CHECK (ep0 >= 0, "open " FFS_DIR "/ep0: %s", strerror (errno));
-  write_descriptors (ep0);
-  run_helper ("bind " NAME, node, sizeof (node));
-
-  /* no udevd in the guest: a libusb context sees only the devices
-   * present when it is created, so create it after the bind */
-  r = libusb_init (&usb_ctx);
-  CHECK (r == 0, "libusb_init: %s", libusb_error_name (r));
-  c.usb = libusb_open_device_with_vid_pid (usb_ctx, VID, PID);
-  CHECK (c.usb != NULL, "libusb: no %04x:%04x on the host side (bound as %s)",
-      VID, PID, node);
-  r = libusb_get_device_speed (libusb_get_device (c.usb));
-  CHECK (r == want_speed, "libusb: the device runs at speed %d, not %d (%s)",
-      r, want_speed, speed);
-  CHECK (libusb_get_configuration (c.usb, &cfg) == 0 && cfg == 1,
-      "libusb: configuration %d, not 1 (the kernel sets it)", cfg);
-  r = libusb_claim_interface (c.usb, 0);
-  CHECK (r == 0, "libusb_claim_interface: %s", libusb_error_name (r));
-  wait_enable (ep0);
+  peer_up (&peer, speed, want_speed);
+  c.usb = peer.usb;
 
   c.ep_in = open (FFS_DIR "/ep1", O_RDWR | O_CLOEXEC);
   CHECK (c.ep_in >= 0, "open " FFS_DIR "/ep1: %s", strerror (errno));
@@ -686,6 +437,7 @@ run_speed (const char *speed, int want_speed)
   c.want = malloc (262144);
   CHECK (c.host && c.want, "malloc");
 
+  stage ("copy path");
   copy_path (&c, 512);
   copy_path (&c, 65536);
   copy_path (&c, 200704);
@@ -694,6 +446,7 @@ run_speed (const char *speed, int want_speed)
   for (size_t i = 0; i < N_BUFS; i++)
     bufs[i] = buf_new (buf_specs[i].kind, buf_specs[i].size);
 
+  stage ("refusals");
   /* the refusals, on a DMABUF that is not attached, then on one that is */
   CHECK_ERRNO (ffs_transfer (c.ep_in, bufs[0].fd, bufs[0].size, 0), EPERM,
       "TRANSFER of a DMABUF not attached");
@@ -736,7 +489,9 @@ run_speed (const char *speed, int want_speed)
               &bufs[i].fd), 0, "ATTACH on OUT");
     }
     for (int it = 0; it < ITERATIONS; it++) {
+      stage ("round IN");
       round_in (&c, bufs, N_BUFS);
+      stage ("round OUT");
       round_out (&c, bufs, N_BUFS);
     }
     for (size_t i = 0; i < N_BUFS; i++) {
@@ -769,11 +524,7 @@ run_speed (const char *speed, int want_speed)
   free (c.want);
   close (c.ep_in);
   close (c.ep_out);
-  libusb_release_interface (c.usb, 0);
-  libusb_close (c.usb);
-  libusb_exit (usb_ctx);
-  close (ep0);
-  run_helper ("teardown " NAME, NULL, 0);
+  peer_down (&peer);
   CHECK (count_fds () == fds_gadget, "%d fds open after the gadget's "
       "teardown, %d before its setup", count_fds (), fds_gadget);
 }
@@ -786,6 +537,8 @@ main (int argc, char **argv)
     return 2;
   }
   helper = argv[1];
+  /* far below the test's bound: a hang reports where it is */
+  watchdog_start (300);
   run_speed ("high", LIBUSB_SPEED_HIGH);
   run_speed ("super", LIBUSB_SPEED_SUPER);
   run_speed ("high", LIBUSB_SPEED_HIGH);
