@@ -93,7 +93,7 @@ struct _GstFfsSink
   guint64 transfers;
   guint64 bytes;
   guint64 bytes_copied;
-  guint64 dmabuf_imports;
+  gint dmabuf_imports;          /* atomic: counted under the cache's lock */
   guint64 timeouts;
 };
 
@@ -145,9 +145,9 @@ ffs_import_attach (gpointer target, gint fd, GError ** error)
 
   if (!ffs_attach (target, fd, error))
     return FALSE;
-  GST_OBJECT_LOCK (self);
-  self->dmabuf_imports++;
-  GST_OBJECT_UNLOCK (self);
+  /* no lock of ours under the import cache's: a memory may be freed
+   * under the object lock (GstBaseSink's last sample) */
+  g_atomic_int_inc (&self->dmabuf_imports);
   return TRUE;
 }
 
@@ -546,7 +546,8 @@ gst_ffs_sink_start (GstBaseSink * bsink)
   self->max_inflight = self->max_transfers;
   heap = g_strdup (self->dma_heap);
   self->transfers = self->bytes = self->bytes_copied = 0;
-  self->dmabuf_imports = self->timeouts = 0;
+  self->timeouts = 0;
+  g_atomic_int_set (&self->dmabuf_imports, 0);
   GST_OBJECT_UNLOCK (self);
 
   if (self->endpoint == NULL || self->endpoint[0] == '\0') {
@@ -651,7 +652,8 @@ get_stats (GstFfsSink * self)
       "transfers", G_TYPE_UINT64, self->transfers,
       "bytes", G_TYPE_UINT64, self->bytes,
       "bytes-copied", G_TYPE_UINT64, self->bytes_copied,
-      "dmabuf-imports", G_TYPE_UINT64, self->dmabuf_imports,
+      "dmabuf-imports", G_TYPE_UINT64,
+      (guint64) g_atomic_int_get (&self->dmabuf_imports),
       "timeouts", G_TYPE_UINT64, self->timeouts, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
