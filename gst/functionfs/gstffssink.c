@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -57,7 +58,8 @@ typedef struct
   GstBuffer *buffer;            /* the upstream buffer (zero-copy), or NULL */
   GstMemory *block;             /* a copy block of ours, or NULL */
   gint fence;                   /* sync file, or -1 */
-  guint64 ino;                  /* the DMABUF sent */
+  gint dmabuf;                  /* the DMABUF sent (the held memory's fd) */
+  guint64 ino;
 } Transfer;
 
 /* A DMABUF of ours for the copy path, attached to the endpoint. */
@@ -266,6 +268,7 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
   gint64 deadline;
 
   t->fence = -1;
+  t->dmabuf = fd;
   t->ino = gst_dmabuf_get_ino (fd);
   /* one DMABUF queued once at a time, and at most max-transfers */
   while (!g_queue_is_empty (&self->inflight)
@@ -601,13 +604,23 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
 {
   GstFfsSink *self = GST_FFS_SINK (bsink);
   Transfer *t;
+  GList *l;
   guint i;
 
   if (self->ep < 0)
     return TRUE;
-  /* DETACH cancels what is still queued; the fences then signal at once
-   * (ECONNRESET): wait for them, bounded, before the memories go back
-   * upstream, where a producer would write them again */
+  /* DETACH cancels what is still queued. A fence's lock lives in the
+   * kernel's attachment, which the DETACH frees once the cancelled
+   * transfer is cleaned up (docs/kernel-bugs.md 15): every sync file goes
+   * first, and the cancelled transfers are waited for on the DMABUFs
+   * themselves (POLLOUT: every fence), bounded, before the memories go
+   * back upstream, where a producer would write them again */
+  for (l = self->inflight.head; l; l = l->next) {
+    t = l->data;
+    if (t->fence >= 0)
+      close (t->fence);
+    t->fence = -1;
+  }
   gst_dmabuf_import_cache_clear (self->imports);
   for (i = 0; i < self->copy_blocks->len; i++) {
     CopyBlock *b = g_ptr_array_index (self->copy_blocks, i);
@@ -615,9 +628,9 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
     ffs_detach (self, gst_dmabuf_memory_get_fd (b->mem));
   }
   while ((t = g_queue_pop_head (&self->inflight)) != NULL) {
-    if (t->fence >= 0
-        && gst_dmabuf_fence_wait (t->fence, -1, 1000, NULL) !=
-        GST_DMABUF_FENCE_SIGNALED)
+    struct pollfd p = {.fd = t->dmabuf,.events = POLLOUT };
+
+    if (poll (&p, 1, 1000) != 1)
       GST_WARNING_OBJECT (self, "a cancelled transfer did not end in 1 s");
     transfer_release (self, t);
   }

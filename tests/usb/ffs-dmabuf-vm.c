@@ -12,8 +12,8 @@
  * system DMA heap and from udmabuf, in several sizes:
  *   - the refusals: TRANSFER or DETACH of a DMABUF not attached (EPERM),
  *     a length of 0 or past the DMABUF, an unknown flag (EINVAL); a
- *     DETACH with a transfer queued cancels it (fence status
- *     -ECONNRESET);
+ *     DETACH with a transfer queued cancels it (the DMABUF writable at
+ *     once; its status is not read: docs/kernel-bugs.md 15);
  *   - rounds of ATTACH, iterations, DETACH. An iteration queues a
  *     TRANSFER of every DMABUF on IN, each filled with its own pattern,
  *     checks that each fence is still pending (POLLOUT not ready) while
@@ -461,23 +461,24 @@ run_speed (const char *speed, int want_speed)
   CHECK_ERRNO (ffs_transfer (c.ep_in, bufs[0].fd, bufs[0].size, 1), EINVAL,
       "TRANSFER with an unknown flag");
   /* a DETACH cancels the DMABUF's queued transfer: its fence signals
-   * with ECONNRESET, and the endpoint goes on (the rounds below) */
+   * (the DMABUF is writable at once, the host read nothing), and the
+   * endpoint goes on (the rounds below). The sync file is closed unpolled
+   * and its status never read after the DETACH: the fence's lock lives in
+   * the attachment, which the DETACH frees (docs/kernel-bugs.md 15) */
   CHECK_ERRNO (ffs_transfer (c.ep_in, bufs[0].fd, bufs[0].size, 0), 0,
       "TRANSFER before a cancel");
   c.fence[0] = export_fence (&bufs[0], DMA_BUF_SYNC_WRITE);
   CHECK (fence_status (c.fence[0]) == 0, "fence not pending before the "
       "cancel");
+  CHECK (!poll_ready (&bufs[0], POLLOUT), "DMABUF writable before the "
+      "cancel");
   CHECK_ERRNO (ffs_ioctl (c.ep_in, FUNCTIONFS_DMABUF_DETACH, &bufs[0].fd), 0,
       "DETACH");
   {
-    struct pollfd p = {.fd = c.fence[0],.events = POLLIN };
-    int st;
+    struct pollfd p = {.fd = bufs[0].fd,.events = POLLOUT };
 
     CHECK (poll (&p, 1, WAIT_MS) == 1, "the cancelled transfer's fence did "
         "not signal within %d ms", WAIT_MS);
-    st = fence_status (c.fence[0]);
-    CHECK (st == -ECONNRESET, "the cancelled transfer's fence status is %d, "
-        "not -ECONNRESET", st);
     close (c.fence[0]);
   }
 
@@ -522,6 +523,7 @@ run_speed (const char *speed, int want_speed)
 
   free (c.host);
   free (c.want);
+  stage ("close the endpoints");
   close (c.ep_in);
   close (c.ep_out);
   peer_down (&peer);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -253,33 +254,40 @@ count_fds (void)
 
 /* ---- progress and a watchdog ---- */
 
-static const char *stage_name = "start";
-
-/* What the program is doing, for the watchdog's report. */
+/* What the program is doing next, on stderr with GST_IIO_FFS_TRACE=1
+ * (tests/vm/run passes GST_IIO_* into the guest). */
 static inline void
 stage (const char *name)
 {
-  stage_name = name;
+  if (getenv ("GST_IIO_FFS_TRACE"))
+    fprintf (stderr, "stage: %s\n", name);
 }
 
-/* On a hang: the stage and every thread's kernel stack, then exit 1
- * (a wait the tests cannot bound themselves, such as one in the kernel). */
+/* A child process that, if this one is still running after @seconds,
+ * prints every thread's kernel stack (readable even while a thread sleeps
+ * uninterruptibly in the kernel, where no signal handler would run) and
+ * kills it: a hang reports where it is, within the test's bound. */
+static pid_t watchdog_pid = -1;
+
 static inline void
-watchdog_fire (int sig)
+watchdog_dump (pid_t pid)
 {
   char path[320], buf[4096];
-  DIR *d = opendir ("/proc/self/task");
+  DIR *d;
   struct dirent *e;
 
-  (void) sig;
-  fprintf (stderr, "FAIL: watchdog: still in stage '%s'\n", stage_name);
+  snprintf (path, sizeof (path), "/proc/%d/task", (int) pid);
+  d = opendir (path);
+  fprintf (stderr, "FAIL: watchdog: process %d still running; its threads' "
+      "kernel stacks:\n", (int) pid);
   while (d && (e = readdir (d)) != NULL) {
     FILE *f;
     size_t n;
 
     if (e->d_name[0] == '.')
       continue;
-    snprintf (path, sizeof (path), "/proc/self/task/%s/stack", e->d_name);
+    snprintf (path, sizeof (path), "/proc/%d/task/%s/stack", (int) pid,
+        e->d_name);
     f = fopen (path, "r");
     if (!f)
       continue;
@@ -290,14 +298,64 @@ watchdog_fire (int sig)
   }
   if (d)
     closedir (d);
-  _exit (1);
+  /* and any process asleep in the kernel for good (a helper's rmmod...) */
+  d = opendir ("/proc");
+  while (d && (e = readdir (d)) != NULL) {
+    char st[512] = "", *p;
+    FILE *f;
+    size_t n;
+
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue;
+    snprintf (path, sizeof (path), "/proc/%s/stat", e->d_name);
+    f = fopen (path, "r");
+    if (!f)
+      continue;
+    n = fread (st, 1, sizeof (st) - 1, f);
+    st[n] = '\0';
+    fclose (f);
+    p = strrchr (st, ')');
+    if (!p || p[1] != ' ' || p[2] != 'D')
+      continue;
+    snprintf (path, sizeof (path), "/proc/%s/stack", e->d_name);
+    f = fopen (path, "r");
+    n = f ? fread (buf, 1, sizeof (buf) - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+      fclose (f);
+    fprintf (stderr, "D state: %s\n%s", st, buf);
+  }
+  if (d)
+    closedir (d);
+}
+
+static inline void
+watchdog_stop (void)
+{
+  if (watchdog_pid > 0) {
+    kill (watchdog_pid, SIGKILL);
+    waitpid (watchdog_pid, NULL, 0);
+    watchdog_pid = -1;
+  }
 }
 
 static inline void
 watchdog_start (unsigned seconds)
 {
-  signal (SIGALRM, watchdog_fire);
-  alarm (seconds);
+  pid_t parent = getpid ();
+
+  fflush (NULL);
+  watchdog_pid = fork ();
+  CHECK (watchdog_pid >= 0, "fork: %s", strerror (errno));
+  if (watchdog_pid == 0) {
+    sleep (seconds);
+    if (kill (parent, 0) == 0) {
+      watchdog_dump (parent);
+      kill (parent, SIGKILL);
+    }
+    _exit (0);
+  }
+  atexit (watchdog_stop);
 }
 
 /* ---- the bring-up ---- */
@@ -362,6 +420,11 @@ peer_down (Peer * p)
   libusb_release_interface (p->usb, 0);
   libusb_close (p->usb);
   libusb_exit (p->usb_ctx);
+  /* unbind before ep0 goes: closing a bound function's ep0 unregisters
+   * the gadget from f_fs's side, racing the helper's own unbind */
+  stage ("helper unbind");
+  run_helper ("unbind " NAME, NULL, 0);
+  stage ("close ep0");
   close (p->ep0);
   stage ("helper teardown");
   run_helper ("teardown " NAME, NULL, 0);
