@@ -462,7 +462,7 @@ render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
   GError *error = NULL;
   Transfer *t;
 
-  if (!gst_dmabuf_import_cache_import (self->imports, mem, &error)) {
+  if (!gst_dmabuf_import_cache_import (self->imports, mem, NULL, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
             "%s: %s", self->endpoint, error->message), (NULL));
     g_clear_error (&error);
