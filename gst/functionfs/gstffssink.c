@@ -269,7 +269,9 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
 
   t->fence = -1;
   t->dmabuf = fd;
-  t->ino = gst_dmabuf_get_ino (fd);
+  /* the import cache knows it; ffssink's own copies do not */
+  if (t->ino == 0)
+    t->ino = gst_dmabuf_get_ino (fd);
   /* one DMABUF queued once at a time, and at most max-transfers */
   while (!g_queue_is_empty (&self->inflight)
       && (inflight_has (self, t->ino)
@@ -460,9 +462,10 @@ static GstFlowReturn
 render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
 {
   GError *error = NULL;
+  guint64 ino = 0;
   Transfer *t;
 
-  if (!gst_dmabuf_import_cache_import (self->imports, mem, NULL, &error)) {
+  if (!gst_dmabuf_import_cache_import (self->imports, mem, &ino, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
             "%s: %s", self->endpoint, error->message), (NULL));
     g_clear_error (&error);
@@ -470,6 +473,7 @@ render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
   }
   t = g_new0 (Transfer, 1);
   t->buffer = gst_buffer_ref (buffer);
+  t->ino = ino;
   return queue_transfer (self, gst_dmabuf_memory_get_fd (mem), mem->size, t);
 }
 
