@@ -350,8 +350,10 @@ def add_ratios():
         return None
 
     for r in ROWS:
-        # a reading consumer against the bare loop that reads
+        # a reading consumer against the bare loop that reads, a writing
+        # producer (audiotestsrc into the pool) against the one that writes
         bare_path = ('bare loop (read)' if r['path'].endswith(SUM_SINK)
+                     else 'bare loop (memcpy)' if r['path'] == 'iiosink pool'
                      else 'bare loop (none)')
         for key, ref_path in (('bare', bare_path),
                               ('libiio', 'iio_readdev' if r['direction'] ==
@@ -414,7 +416,8 @@ def main():
             # benchsum reads every byte as the bare loop's read mode does
             capture(f'iiosrc dmabuf ! {SUM_SINK}', 'dmabuf', SUM_SINK,
                     size, fill, row_bytes)
-            bare(a.bareloop, 'out', 'none', size, fill, row_bytes)
+            for mode in ('none', 'memcpy'):
+                bare(a.bareloop, 'out', mode, size, fill, row_bytes)
             libiio_tool('out', size, fill, row_bytes)
             for path in ('pool', 'import', 'copy'):
                 playback(path, size, fill, row_bytes)
