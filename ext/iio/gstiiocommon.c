@@ -354,7 +354,8 @@ gst_iio_common_post_error_full (GstIioCommon * self, const GError * error,
   }
   if (debug_fmt) {
     va_start (args, debug_fmt);
-    debug = g_strdup_vprintf (debug_fmt, args);
+    /* gst_info_ knows GST_PTR_FORMAT; g_strdup_vprintf would print "%pA" */
+    debug = gst_info_strdup_vprintf (debug_fmt, args);
     va_end (args);
   }
   GST_WARNING_OBJECT (self->element, "error: %s (%s)", error->message,
@@ -642,7 +643,7 @@ gst_iio_common_set_caps (GstIioCommon * self, GstCaps * caps)
     return FALSE;
   }
   if (!gst_iio_device_check_caps (self->device, caps, &error)) {
-    gst_iio_common_post_error (self, error, "set_caps %" GST_PTR_FORMAT, caps);
+    gst_iio_common_post_error (self, error, "caps %" GST_PTR_FORMAT, caps);
     g_error_free (error);
     return FALSE;
   }

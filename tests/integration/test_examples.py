@@ -8,7 +8,8 @@ examples/c/iio-capture against sim-adc (DMABUF), sim-kfifo (copy), iiod
 (ip:127.0.0.1) and a wrong device; examples/python/iio-stats.py against
 sim-adc; examples/python/iio-siggen.py into sim-dac (appsrc through the
 sink's pool, audiotestsrc, the copy path), checked against the DAC's own
-samples_consumed and checksum.
+samples_consumed and checksum; examples/python/iio-lo-sweep.py stepping
+sim-phy's LO while sim-adc streams.
 """
 
 import importlib.util
@@ -16,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import iiotest
 from iiotest import check, log
@@ -24,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "examples"))
 STATS_PY = os.path.join(EXAMPLES, "python", "iio-stats.py")
 SIGGEN_PY = os.path.join(EXAMPLES, "python", "iio-siggen.py")
+LO_SWEEP_PY = os.path.join(EXAMPLES, "python", "iio-lo-sweep.py")
 PYTHON = "/usr/bin/python3"
 # Every example run is bounded; a hang fails the test.
 RUN_BOUND_S = 120
@@ -228,6 +231,51 @@ def test_siggen_cyclic():
     check(consumed > 1000, "cyclic: only %d samples consumed" % consumed)
 
 
+# ---- examples/python/iio-lo-sweep.py ----------------------------------------
+
+def test_lo_sweep_py():
+    """Three LO steps on sim-phy while sim-adc streams: the printed peak of
+    each step is sim-adc's tone for that LO (m = (LO - 2399 MHz) / 1 MHz,
+    m * rate / 360 Hz on voltage0), within one FFT bin; no block lost; the
+    waterfall PNG written."""
+    rate, size = 36000, 4096
+    with tempfile.TemporaryDirectory() as tmp:
+        png = os.path.join(tmp, "sweep.png")
+        out = run([PYTHON, LO_SWEEP_PY, "--device", "sim-adc",
+                   "--channels", "voltage0", "--phy", "sim-phy",
+                   "--attributes", "sampling_frequency=%d,waveform=sine" % rate,
+                   "--buffer-size", str(size), "--blocks", "8",
+                   "--start", "2400000000", "--stop", "2410000000",
+                   "--step", "5000000", "--rows", "3", "--png", png])
+        with open(png, "rb") as f:
+            check(f.read(8) == b"\x89PNG\r\n\x1a\n", "%s is not a PNG" % png)
+    steps = re.findall(r"^LO (\d+) Hz \(driver set (\d+)\): peak at "
+                       r"([\d.]+) Hz, 3 blocks from offset (\d+)$", out,
+                       re.MULTILINE)
+    check([int(s[0]) for s in steps] == [2400000000, 2405000000, 2410000000],
+          "LO steps printed: %s" % steps)
+    for lo, applied, peak, _ in steps:
+        check(applied == lo, "sim-phy set %s for %s" % (applied, lo))
+        tone = (int(lo) - 2399000000) // 1000000 * rate / 360
+        check(abs(float(peak) - tone) <= rate / size,
+              "LO %s: peak at %s Hz, sim-adc's tone is %.1f Hz" %
+              (lo, peak, tone))
+    check("swept 3 LO steps, 9 blocks, none lost" in out, "no summary line")
+    check("waterfall written to " + png in out, "no PNG line")
+
+
+def test_lo_sweep_py_errors():
+    out = run([PYTHON, LO_SWEEP_PY, "--device", "sim-adc", "--phy", "sim-phy",
+               "--start", "2400000000", "--stop", "2300000000", "--step",
+               "1000000"], expect_rc=2)
+    check("--stop >= --start" in out, "no usage error")
+    out = run([PYTHON, LO_SWEEP_PY, "--device", "sim-adc", "--phy", "nosuch",
+               "--start", "2400000000", "--stop", "2400000000", "--step",
+               "1000000"], expect_rc=1)
+    check('error: ' in out and '"nosuch"' in out,
+          "no error naming the unknown device")
+
+
 def main():
     global CAPTURE
     args = sys.argv[1:]
@@ -240,7 +288,8 @@ def main():
                  test_capture_iiod, test_capture_errors, test_stats_py,
                  test_stats_py_error, test_siggen_appsrc_pool,
                  test_siggen_audiotestsrc, test_siggen_copy,
-                 test_siggen_cyclic, argv=args[2:])
+                 test_siggen_cyclic, test_lo_sweep_py,
+                 test_lo_sweep_py_errors, argv=args[2:])
 
 
 if __name__ == "__main__":

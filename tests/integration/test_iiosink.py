@@ -450,6 +450,11 @@ def caps_error(caps, want):
           f'{caps}: not a negotiation error: {err.message}')
     for w in want:
         check(w in err.message, f'{caps}: "{w}" not in "{err.message}"')
+    # The debug string names the caps received (a GST_PTR_FORMAT that a
+    # plain printf would have turned into "0x...A").
+    got = caps.replace('audio/x-raw,', 'caps audio/x-raw, ').split(',')[0]
+    check(got in debug and 'format=(string)' in debug,
+          f'{caps}: the debug string does not show the caps: {debug}')
 
 
 def case_caps():
