@@ -14,7 +14,7 @@ import subprocess
 
 import numpy as np
 
-from iiotest import (Gst, appsrc_launch, check, check_no_error, device_dir,
+from iiotest import (Gst, Iiod, appsrc_launch, check, check_no_error, device_dir,
                      error_of, expect_eos, main, pop_all, pop_error,
                      pull_blocks, push_all, read_attr, reset_dac,
                      set_state_bounded, start, stat, stop, wait_end,
@@ -330,6 +330,62 @@ def test_retune_while_playing():
           "blocks already pulled" % (offset, before))
 
 
+def test_retune_over_iiod():
+    """The same through iiod (uri=ip:127.0.0.1, the copy path): the
+    attributes of start are written before the first sample, a retune
+    while PLAYING crosses the network at once, its message names the
+    value read back, and the tone changes once with no block lost."""
+    n_blocks, before, total = 4, 10, 40
+    with Iiod():
+        p = Gst.parse_launch(
+            "iiosrc name=src uri=ip:127.0.0.1 device=sim-adc "
+            "channels=voltage0,voltage1 buffer-size=%d blocks=%d "
+            "attributes=sampling_frequency=%d,waveform=sine,"
+            "sim-phy:%s=2405000000 ! appsink name=sink sync=false"
+            % (BLOCK, n_blocks, LIVE_RATE, LO_FILE))
+        start(p)
+        try:
+            _, blocks = pull_blocks(p, before, 2)
+            p.get_by_name("src").set_property(
+                "attributes", "sim-phy:out:altvoltage0:frequency=2399999999")
+            _, more = pull_blocks(p, total - before, 2)
+            blocks += more
+            msgs = [m for m in pop_all(p, Gst.MessageType.ELEMENT)
+                    if m.get_structure().get_name() == "iio-attribute"]
+            check_no_error(p, "after a retune over iiod")
+            overruns = stat(p, "overruns")
+            io_mode = p.get_by_name("src").get_property("stats").get_string(
+                "io-mode")
+        finally:
+            stop(p)
+
+    check(io_mode == "copy", "io-mode %s over iiod" % io_mode)
+    check(len(msgs) == 1, "%d iio-attribute messages" % len(msgs))
+    s = msgs[0].get_structure()
+    check(s.get_value("applied").get_value(
+        "sim-phy:out:altvoltage0:frequency") == "2400000000",
+        "message (the 1 kHz step rounds 2399999999): %s" % s.to_string())
+    offset = s.get_value("offset")
+    check(overruns == 0, "%d overruns" % overruns)
+    for a, b in zip(blocks, blocks[1:]):
+        check(b.offset == a.offset_end and not b.discont,
+              "buffer at %d follows one ending at %d (discont %s)"
+              % (b.offset, a.offset_end, b.discont))
+    tones = [tone_of(b) for b in blocks]
+    first = tones.index(1)
+    check(all(t == 6 for t in tones[:first]) and
+          all(t == 1 for t in tones[first:]),
+          "tones not one change from 6 to 1: %s" % tones)
+    new_at = blocks[first].offset
+    # libiio's remote buffer and iiod's own hold blocks filled before
+    # the write: allow those and the device's.
+    check(offset <= new_at <= offset + (2 * n_blocks + 2) * BLOCK,
+          "the new tone starts at offset %d, the message says %d" %
+          (new_at, offset))
+    check(read_attr("sim-phy", LO_FILE) == "2400000000",
+          "sim-phy's LO reads %s" % read_attr("sim-phy", LO_FILE))
+
+
 def test_live_mistake_warns():
     """A bad item set while PLAYING is a warning naming it; the stream
     goes on and nothing is written."""
@@ -362,4 +418,5 @@ if __name__ == "__main__":
     main(test_phy_before_first_sample, test_other_spellings, test_read_only,
          test_rejected_value, test_unknown_on_device, test_debug_attribute,
          test_iiosink_sets_phy, test_retune_while_playing,
-         test_live_mistake_warns, after_each=reset_phy)
+         test_retune_over_iiod, test_live_mistake_warns,
+         after_each=reset_phy)
