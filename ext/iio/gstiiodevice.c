@@ -200,15 +200,69 @@ check_uri_scheme (const gchar * uri, GError ** error)
   return FALSE;
 }
 
+/* libiio 0.24 and 0.26 refuse "usb:" without an address (EINVAL), where
+ * their tools (iio_info -u usb:) scan for the only IIO USB device: the
+ * elements do as the tools do. */
+static gchar *
+scan_only_usb_uri (GError ** error)
+{
+  struct iio_scan_context *scan;
+  struct iio_context_info **info = NULL;
+  GString *found;
+  gchar *uri = NULL;
+  ssize_t n, i;
+
+  errno = 0;
+  scan = iio_create_scan_context ("usb", 0);
+  if (scan)
+    n = iio_scan_context_get_info_list (scan, &info);
+  else
+    n = errno ? -errno : -EIO;
+  if (n < 0) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE,
+        "Could not scan for IIO USB devices (uri=usb:): %s",
+        g_strerror ((gint) - n));
+  } else if (n == 0) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+        "No IIO USB device found (uri=usb:): is the board plugged in and "
+        "its iiod serving USB?");
+  } else if (n == 1) {
+    uri = g_strdup (iio_context_info_get_uri (info[0]));
+  } else {
+    found = g_string_new (NULL);
+    for (i = 0; i < n; i++)
+      g_string_append_printf (found, "%s%s (%s)", i ? ", " : "",
+          iio_context_info_get_uri (info[i]),
+          iio_context_info_get_description (info[i]));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "%" G_GSSIZE_FORMAT " IIO USB devices found (uri=usb:): give one "
+        "of them: %s", n, found->str);
+    g_string_free (found, TRUE);
+  }
+  if (info)
+    iio_context_info_list_free (info);
+  if (scan)
+    iio_scan_context_destroy (scan);
+  return uri;
+}
+
 static struct iio_context *
 create_context (const gchar * uri, GError ** error)
 {
   struct iio_context *ctx;
   const gchar *hint = "";
+  gchar *scanned = NULL;
   gint err;
 
   if (!check_uri_scheme (uri, error))
     return NULL;
+
+  if (g_strcmp0 (uri, "usb:") == 0) {
+    if (!(scanned = scan_only_usb_uri (error)))
+      return NULL;
+    GST_INFO ("uri=usb: is %s, the only IIO USB device", scanned);
+    uri = scanned;
+  }
 
   /* libiio says EINVAL for a missing file; say what is wrong. */
   if (g_str_has_prefix (uri, "xml:") &&
@@ -220,14 +274,18 @@ create_context (const gchar * uri, GError ** error)
 
   errno = 0;
   ctx = iio_create_context_from_uri (uri);
-  if (ctx)
+  if (ctx) {
+    g_free (scanned);
     return ctx;
+  }
 
   err = errno ? errno : EIO;
   if (g_str_has_prefix (uri, "local:") && err == ENOENT)
     hint = " (no /sys/bus/iio/devices: is the industrialio module loaded?)";
   g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE,
-      "Could not open IIO context \"%s\": %s%s", uri, g_strerror (err), hint);
+      "Could not open IIO context \"%s\"%s: %s%s", uri,
+      scanned ? " (found for uri=usb:)" : "", g_strerror (err), hint);
+  g_free (scanned);
 
   return NULL;
 }
