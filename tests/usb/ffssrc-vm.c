@@ -438,7 +438,7 @@ static void
 run_timeout (void)
 {
   GstElement *p = launch ("ffssrc name=src timeout=300 endpoint=" EP2
-      " ! fakesink");
+      " ! fakesink async=false");
   gchar *msg = expect_error (play (p), "timeout", EP2, "300 ms", NULL);
 
   CHECK (stat_u64 (p, "src", "timeouts") == 1, "timeout: timeouts %"
@@ -467,7 +467,7 @@ static void
 run_unlock (void)
 {
   GstElement *p = launch ("ffssrc name=src timeout=0 endpoint=" EP2
-      " ! fakesink");
+      " ! fakesink async=false");
   GstBus *bus = gst_element_get_bus (p);
   GstMessage *m;
 
@@ -517,7 +517,7 @@ static void
 run_cycles (void)
 {
   GstElement *p = launch ("ffssrc name=src timeout=0 endpoint=" EP2
-      " ! fakesink");
+      " ! fakesink async=false");
   int first = -1, last = -1;
 
   for (int i = 0; i < 200; i++) {
