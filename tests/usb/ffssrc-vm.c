@@ -18,6 +18,8 @@
  *   timeout   the host writes nothing: timeout=300 fails with an error
  *             naming the endpoint and 300 ms (timeouts 1), NULL at once
  *   unlock    the host writes nothing, timeout=0: NULL comes at once
+ *   flush     flush-start/stop while the source waits: the 20 blocks
+ *             written after arrive exact, in order
  *   errors    a missing endpoint, the IN endpoint, a bad blocksize,
  *             transfers > blocks: each error names the cause
  *   cycles    200 NULL-PLAYING-NULL cycles (the host writing nothing):
@@ -230,7 +232,7 @@ stat_u64 (GstElement * p, const char *element, const char *field)
 
 typedef struct
 {
-  guint buffers;
+  volatile guint buffers;
   gchar *problem;
   uint8_t *want;
 } Checker;
@@ -271,7 +273,7 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, gpointer data)
         break;
       }
   gst_buffer_unmap (buf, &map);
-  c->buffers++;
+  g_atomic_int_inc (&c->buffers);
 }
 
 static void
@@ -484,6 +486,55 @@ run_unlock (void)
   printf ("unlock: NULL from a wait without timeout\n");
 }
 
+/* flush-start/flush-stop while the source waits for the host: the
+ * transfers stay queued, and every block after arrives exact, in order */
+static void
+run_flush (void)
+{
+  GstElement *p = launch ("ffssrc name=src timeout=0 endpoint=" EP2
+      " blocksize=16384 ! fakesink name=sink async=false "
+      "signal-handoffs=true");
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  Writer w = {.blocks = 20 };
+  Checker c = {.want = g_malloc (BLOCK) };
+  GstMessage *m;
+  pthread_t t;
+
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &c);
+  to_playing (p, "flush");
+  m = gst_bus_timed_pop_filtered (bus, 300 * GST_MSECOND,
+      GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  CHECK (m == NULL, "flush: %s while the host wrote nothing",
+      GST_MESSAGE_TYPE_NAME (m));
+  CHECK (gst_element_send_event (src, gst_event_new_flush_start ()),
+      "flush: flush-start refused");
+  CHECK (gst_element_send_event (src, gst_event_new_flush_stop (TRUE)),
+      "flush: flush-stop refused");
+  CHECK (pthread_create (&t, NULL, writer_run, &w) == 0, "pthread_create");
+  /* no num-buffers: GstBaseSrc counts the create() the flush interrupted */
+  for (int i = 0; g_atomic_int_get (&c.buffers) < 20; i++) {
+    CHECK (i < 12000, "flush: %u of 20 buffers within 120 s", c.buffers);
+    m = gst_bus_timed_pop_filtered (bus, 10 * GST_MSECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (m)
+      expect_eos (m, "flush");
+    CHECK (m == NULL, "flush: EOS");
+  }
+  pthread_join (t, NULL);
+  CHECK (w.problem == NULL, "flush: %s", w.problem);
+  CHECK (c.problem == NULL, "flush: %s", c.problem);
+  CHECK (c.buffers == 20, "flush: %u buffers, not 20", c.buffers);
+  printf ("flush: 20 blocks exact after a flush\n");
+  to_null_bounded (p, "flush");
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  g_free (c.want);
+}
+
 static void
 error_case (const char *props, const char *what, const char *want1,
     const char *want2)
@@ -586,6 +637,8 @@ main (int argc, char **argv)
   run_timeout ();
   stage ("unlock");
   run_unlock ();
+  stage ("flush");
+  run_flush ();
   stage ("cycles");
   run_cycles ();
   /* last with the host: its short transfer fails the stream */
