@@ -22,6 +22,8 @@
  *             written after arrive exact, in order
  *   errors    a missing endpoint, the IN endpoint, a bad blocksize,
  *             transfers > blocks: each error names the cause
+ *   pause     PLAYING-PAUSED-PLAYING while the host writes 40 blocks:
+ *             all arrive exact, in order
  *   cycles    200 NULL-PLAYING-NULL cycles (the host writing nothing):
  *             fd count the same after the first and the last
  *   no-sg     Debian's stock dummy_hcd (no scatter-gather): the error
@@ -535,6 +537,57 @@ run_flush (void)
   g_free (c.want);
 }
 
+/* PLAYING-PAUSED-PLAYING while the host writes: a live source produces
+ * nothing in PAUSED, and after it nothing is lost or repeated */
+static void
+run_pause (void)
+{
+  GstElement *p = launch ("ffssrc name=src endpoint=" EP2
+      " blocksize=16384 ! fakesink name=sink async=false "
+      "signal-handoffs=true");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  Writer w = {.blocks = 40 };
+  Checker c = {.want = g_malloc (BLOCK) };
+  GstMessage *m;
+  GstState st;
+  pthread_t t;
+
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &c);
+  to_playing (p, "pause");
+  CHECK (pthread_create (&t, NULL, writer_run, &w) == 0, "pthread_create");
+  for (int i = 0; g_atomic_int_get (&c.buffers) < 10; i++) {
+    CHECK (i < 12000, "pause: %u of 10 buffers within 120 s", c.buffers);
+    m = gst_bus_timed_pop_filtered (bus, 10 * GST_MSECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (m)
+      expect_eos (m, "pause");
+    CHECK (m == NULL, "pause: EOS");
+  }
+  gst_element_set_state (p, GST_STATE_PAUSED);
+  CHECK (gst_element_get_state (p, &st, NULL, 10 * GST_SECOND) !=
+      GST_STATE_CHANGE_FAILURE && st == GST_STATE_PAUSED,
+      "pause: not PAUSED within 10 s");
+  to_playing (p, "pause");
+  for (int i = 0; g_atomic_int_get (&c.buffers) < 40; i++) {
+    CHECK (i < 12000, "pause: %u of 40 buffers within 120 s", c.buffers);
+    m = gst_bus_timed_pop_filtered (bus, 10 * GST_MSECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (m)
+      expect_eos (m, "pause");
+    CHECK (m == NULL, "pause: EOS");
+  }
+  pthread_join (t, NULL);
+  CHECK (w.problem == NULL, "pause: %s", w.problem);
+  CHECK (c.problem == NULL, "pause: %s", c.problem);
+  printf ("pause: 40 blocks exact across PLAYING-PAUSED-PLAYING\n");
+  to_null_bounded (p, "pause");
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (c.want);
+}
+
 static void
 error_case (const char *props, const char *what, const char *want1,
     const char *want2)
@@ -639,6 +692,8 @@ main (int argc, char **argv)
   run_unlock ();
   stage ("flush");
   run_flush ();
+  stage ("pause");
+  run_pause ();
   stage ("cycles");
   run_cycles ();
   /* last with the host: its short transfer fails the stream */
