@@ -101,6 +101,11 @@ probe_local (const gchar * id)
   return g_list_reverse (list);
 }
 
+/* libiio's ip scan browses DNS-SD through avahi-daemon; without the
+ * daemon it fails the whole scan (and prints an error), so it is asked
+ * for only when the daemon's socket is there. */
+#define AVAHI_SOCKET "/run/avahi-daemon/socket"
+
 /* "usb,ip" with the backends this libiio has. */
 static gchar *
 scan_backends (gboolean with_ip)
@@ -109,7 +114,8 @@ scan_backends (gboolean with_ip)
 
   if (iio_has_backend ("usb"))
     g_string_append (str, "usb");
-  if (with_ip && iio_has_backend ("ip"))
+  if (with_ip && iio_has_backend ("ip") &&
+      g_file_test (AVAHI_SOCKET, G_FILE_TEST_EXISTS))
     g_string_append_printf (str, "%sip", str->len ? "," : "");
   return g_string_free (str, FALSE);
 }
@@ -120,9 +126,8 @@ create_scan_context (void)
   struct iio_scan_context *scan = NULL;
   gboolean with_ip;
 
-  /* libiio's ip scan needs avahi (DNS-SD); where it was built without or
-   * the daemon is missing the scan fails as a whole, so try once more
-   * with usb alone. */
+  /* A libiio built without DNS-SD support fails an ip scan as a whole
+   * too: then usb alone. */
   for (with_ip = TRUE; !scan; with_ip = FALSE) {
     gchar *backends = scan_backends (with_ip);
 
