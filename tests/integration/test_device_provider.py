@@ -10,6 +10,12 @@ local list as it is. Its own test bed: it unbinds sim-adc."""
 
 import os
 import subprocess
+import time
+
+import gi
+
+gi.require_version("GUdev", "1.0")
+from gi.repository import GLib, GUdev  # noqa: E402
 
 from iiotest import (DAC_CAPS, Gst, Ramp, bind, check,
                      check_played, expect_eos, log, main, pull_blocks,
@@ -256,8 +262,36 @@ def start_udevd():
     (its workers cost CPU the capture needs in a loaded test bed)."""
     check(os.path.exists(UDEVD), "%s missing (tests/install-deps installs "
           "udev)" % UDEVD)
-    return subprocess.Popen([UDEVD], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    udevd = subprocess.Popen([UDEVD], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    wait_udevd_ready(udevd)
+    return udevd
+
+
+def wait_udevd_ready(udevd):
+    """Until udevd passes uevents on: a synthetic "change" of sim-kfifo
+    (written again each second) must come back through it to a GUdev
+    client, as the provider's will; bounded by BOUND_S."""
+    seen = []
+    client = GUdev.Client.new(["iio"])
+    client.connect("uevent", lambda c, action, dev: seen.append(action))
+    context = GLib.MainContext.default()
+    uevent = os.path.join("/sys/bus/iio/devices", device_id("sim-kfifo"),
+                          "uevent")
+    for _ in range(BOUND_S):
+        with open(uevent, "w") as f:
+            f.write("change")
+        for _ in range(10):
+            while context.iteration(False):
+                pass
+            if "change" in seen or udevd.poll() is not None:
+                break
+            time.sleep(0.1)
+        if "change" in seen or udevd.poll() is not None:
+            break
+    check(udevd.poll() is None, "%s exited with %s" % (UDEVD, udevd.poll()))
+    check("change" in seen, "no uevent came through %s within %d s"
+          % (UDEVD, BOUND_S))
 
 
 def stop_udevd(udevd):
