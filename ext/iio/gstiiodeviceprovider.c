@@ -4,7 +4,6 @@
 #include "gstiioprovideddevice.h"
 
 #include <errno.h>
-#include <string.h>
 #include <iio.h>
 
 #ifdef HAVE_GUDEV
@@ -121,24 +120,29 @@ scan_backends (gboolean with_ip)
 }
 
 static struct iio_scan_context *
+try_scan (gboolean with_ip)
+{
+  gchar *backends = scan_backends (with_ip);
+  struct iio_scan_context *scan = NULL;
+
+  if (*backends)
+    scan = iio_create_scan_context (backends, 0);
+  if (!scan)
+    GST_INFO ("no scan of \"%s\": %s", backends, g_strerror (errno));
+  g_free (backends);
+
+  return scan;
+}
+
+static struct iio_scan_context *
 create_scan_context (void)
 {
-  struct iio_scan_context *scan = NULL;
-  gboolean with_ip;
+  struct iio_scan_context *scan = try_scan (TRUE);
 
   /* A libiio built without DNS-SD support fails an ip scan as a whole
    * too: then usb alone. */
-  for (with_ip = TRUE; !scan; with_ip = FALSE) {
-    gchar *backends = scan_backends (with_ip);
-
-    if (*backends)
-      scan = iio_create_scan_context (backends, 0);
-    if (!scan)
-      GST_INFO ("no scan of \"%s\": %s", backends, g_strerror (errno));
-    g_free (backends);
-    if (!with_ip)
-      break;
-  }
+  if (!scan && g_file_test (AVAHI_SOCKET, G_FILE_TEST_EXISTS))
+    scan = try_scan (FALSE);
   return scan;
 }
 
