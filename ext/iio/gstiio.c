@@ -5,6 +5,7 @@
 
 #include "gstiiosrc.h"
 #include "gstiiosink.h"
+#include "gstiiodeviceprovider.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -18,10 +19,11 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (iiosrc, plugin);
   ret |= GST_ELEMENT_REGISTER (iiosink, plugin);
+  ret |= GST_DEVICE_PROVIDER_REGISTER (iiodeviceprovider, plugin);
 
   return ret;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, iio,
-    "Linux Industrial I/O (IIO) devices: iiosrc, iiosink",
+    "Linux Industrial I/O (IIO) devices: iiosrc, iiosink, a device provider",
     plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -135,6 +135,13 @@ def unbind(platform_device):
         f.write(platform_device)
 
 
+def bind(platform_device):
+    """Simulated plug-in: binds @platform_device to iio-sim again (its
+    attributes are back at their defaults)."""
+    with open(os.path.join(SIM_DRIVER, "bind"), "w") as f:
+        f.write(platform_device)
+
+
 # ---- process resources ----------------------------------------------------
 
 def fd_count():
