@@ -274,60 +274,72 @@ def tone_of(block):
                          "bin %d)" % (block.offset, peak_bin(x)))
 
 
-def test_retune_while_playing():
-    """attributes set while PLAYING: written at once, an iio-attribute
-    message names the value read back and the offset; the tone changes in
-    the data within the blocks the device had filled, no sample lost."""
-    n_blocks, before, total = 16, 20, 80
+def retune(src_props, attributes, item, applied, tones, n_blocks, slack,
+           before=20, total=80):
+    """Streams sim-adc's sine (iiosrc with @src_props, start @attributes),
+    sets @item while PLAYING after @before blocks and checks: one
+    iio-attribute message whose value read back is @applied, no block
+    lost or flagged, the tone going from tones[0] to tones[1] once, no
+    earlier than the message's offset and at most @slack blocks after.
+    Returns the stats structure."""
     p = Gst.parse_launch(
         "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
         "buffer-size=%d blocks=%d attributes=sampling_frequency=%d,"
-        "waveform=sine ! appsink name=sink sync=false"
-        % (BLOCK, n_blocks, LIVE_RATE))
+        "waveform=sine%s %s ! appsink name=sink sync=false"
+        % (BLOCK, n_blocks, LIVE_RATE, attributes, src_props))
     start(p)
     try:
         _, blocks = pull_blocks(p, before, 2)
-        p.get_by_name("src").set_property(
-            "attributes", "sim-phy:out:altvoltage0:frequency=2405000300")
+        p.get_by_name("src").set_property("attributes", item)
         _, more = pull_blocks(p, total - before, 2)
         blocks += more
         msgs = [m for m in pop_all(p, Gst.MessageType.ELEMENT)
                 if m.get_structure().get_name() == "iio-attribute"]
-        overruns = stat(p, "overruns")
-        applied = p.get_by_name("src").get_property("applied-attributes")
+        check_no_error(p, "after a retune")
+        stats = p.get_by_name("src").get_property("stats")
+        props = p.get_by_name("src").get_property("applied-attributes")
     finally:
         stop(p)
 
+    key = item.split("=")[0]
+    check(field(props, key) == applied and field(props, "waveform") ==
+          "sine", "applied-attributes: %s" % props.to_string())
     check(len(msgs) == 1, "%d iio-attribute messages" % len(msgs))
     s = msgs[0].get_structure()
-    check(s.get_value("attributes") ==
-          "sim-phy:out:altvoltage0:frequency=2405000300",
+    check(s.get_value("attributes") == item, "message: %s" % s.to_string())
+    check(s.get_value("applied").get_value(key) == applied,
           "message: %s" % s.to_string())
-    check(s.get_value("applied").get_value(
-        "sim-phy:out:altvoltage0:frequency") == "2405000000",
-        "message: %s" % s.to_string())
     offset = s.get_value("offset")
-    check(field(applied, "sim-phy:out:altvoltage0:frequency") ==
-          "2405000000" and field(applied, "waveform") == "sine",
-          "applied-attributes: %s" % applied.to_string())
-
+    overruns = stats.get_uint64("overruns")[1]
     check(overruns == 0, "%d overruns (DISCONT at offsets %s)" % (
         overruns, [b.offset for b in blocks if b.discont]))
     for a, b in zip(blocks, blocks[1:]):
         check(b.offset == a.offset_end and not b.discont,
               "buffer at %d follows one ending at %d (discont %s)"
               % (b.offset, a.offset_end, b.discont))
-    tones = [tone_of(b) for b in blocks]
-    first = tones.index(6)
-    check(all(t == 1 for t in tones[:first]) and
-          all(t == 6 for t in tones[first:]),
-          "tones not one change: %s" % tones)
+    got = [tone_of(b) for b in blocks]
+    first = got.index(tones[1])
+    check(all(t == tones[0] for t in got[:first]) and
+          all(t == tones[1] for t in got[first:]),
+          "tones not one change from %d to %d: %s" % (tones + (got,)))
     new_at = blocks[first].offset
-    check(offset <= new_at <= offset + (n_blocks + 2) * BLOCK,
+    check(offset <= new_at <= offset + slack * BLOCK,
           "the new tone starts at offset %d, the message says %d: more than "
-          "%d blocks later" % (new_at, offset, n_blocks + 2))
+          "%d blocks later" % (new_at, offset, slack))
     check(offset >= before * BLOCK, "message offset %d before the %d "
           "blocks already pulled" % (offset, before))
+    return stats
+
+
+def test_retune_while_playing():
+    """attributes set while PLAYING: written at once, an iio-attribute
+    message names the value read back and the offset; the tone changes in
+    the data within the blocks the device had filled, no sample lost."""
+    n_blocks = 16
+    retune("", "", "sim-phy:out:altvoltage0:frequency=2405000300",
+           "2405000000", (1, 6), n_blocks, n_blocks + 2)
+    check(read_attr("sim-phy", LO_FILE) == "2405000000",
+          "sim-phy's LO reads %s" % read_attr("sim-phy", LO_FILE))
 
 
 def test_retune_over_iiod():
@@ -335,53 +347,17 @@ def test_retune_over_iiod():
     attributes of start are written before the first sample, a retune
     while PLAYING crosses the network at once, its message names the
     value read back, and the tone changes once with no block lost."""
-    n_blocks, before, total = 4, 10, 40
+    n_blocks = 4
     with Iiod():
-        p = Gst.parse_launch(
-            "iiosrc name=src uri=ip:127.0.0.1 device=sim-adc "
-            "channels=voltage0,voltage1 buffer-size=%d blocks=%d "
-            "attributes=sampling_frequency=%d,waveform=sine,"
-            "sim-phy:%s=2405000000 ! appsink name=sink sync=false"
-            % (BLOCK, n_blocks, LIVE_RATE, LO_FILE))
-        start(p)
-        try:
-            _, blocks = pull_blocks(p, before, 2)
-            p.get_by_name("src").set_property(
-                "attributes", "sim-phy:out:altvoltage0:frequency=2399999999")
-            _, more = pull_blocks(p, total - before, 2)
-            blocks += more
-            msgs = [m for m in pop_all(p, Gst.MessageType.ELEMENT)
-                    if m.get_structure().get_name() == "iio-attribute"]
-            check_no_error(p, "after a retune over iiod")
-            overruns = stat(p, "overruns")
-            io_mode = p.get_by_name("src").get_property("stats").get_string(
-                "io-mode")
-        finally:
-            stop(p)
-
-    check(io_mode == "copy", "io-mode %s over iiod" % io_mode)
-    check(len(msgs) == 1, "%d iio-attribute messages" % len(msgs))
-    s = msgs[0].get_structure()
-    check(s.get_value("applied").get_value(
-        "sim-phy:out:altvoltage0:frequency") == "2400000000",
-        "message (the 1 kHz step rounds 2399999999): %s" % s.to_string())
-    offset = s.get_value("offset")
-    check(overruns == 0, "%d overruns" % overruns)
-    for a, b in zip(blocks, blocks[1:]):
-        check(b.offset == a.offset_end and not b.discont,
-              "buffer at %d follows one ending at %d (discont %s)"
-              % (b.offset, a.offset_end, b.discont))
-    tones = [tone_of(b) for b in blocks]
-    first = tones.index(1)
-    check(all(t == 6 for t in tones[:first]) and
-          all(t == 1 for t in tones[first:]),
-          "tones not one change from 6 to 1: %s" % tones)
-    new_at = blocks[first].offset
-    # libiio's remote buffer and iiod's own hold blocks filled before
-    # the write: allow those and the device's.
-    check(offset <= new_at <= offset + (2 * n_blocks + 2) * BLOCK,
-          "the new tone starts at offset %d, the message says %d" %
-          (new_at, offset))
+        # libiio's remote buffer and iiod's own hold blocks filled before
+        # the write: allow those and the device's.
+        stats = retune("uri=ip:127.0.0.1",
+                       ",sim-phy:%s=2405000000" % LO_FILE,
+                       "sim-phy:out:altvoltage0:frequency=2399999999",
+                       "2400000000", (6, 1), n_blocks, 2 * n_blocks + 2,
+                       before=10, total=40)
+    check(stats.get_string("io-mode") == "copy", "io-mode %s over iiod" %
+          stats.get_string("io-mode"))
     check(read_attr("sim-phy", LO_FILE) == "2400000000",
           "sim-phy's LO reads %s" % read_attr("sim-phy", LO_FILE))
 
