@@ -2,12 +2,19 @@
 #include "gstiioxflow.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_iio_xflow_debug);
 #define GST_CAT_DEFAULT gst_iio_xflow_debug
 
 #define REG_ACCESS_ATTR "direct_reg_access"
+/* Where libiio's local backend finds debug attributes, too */
+#define DEBUGFS_IIO "/sys/kernel/debug/iio"
+#define SELECT_REG "0x80000088"
 
 struct _GstIioXflow
 {
@@ -16,6 +23,13 @@ struct _GstIioXflow
   guint32 bit;
   gboolean was_set;             /* the last read found the bit */
   gboolean failed;              /* a read failed: off for the stream */
+  /* Local contexts: the debugfs file, held open. libiio opens, writes,
+   * closes, opens, reads and closes it for every read (about 10 syscalls
+   * with its stats); with the file open a read is a pwrite selecting the
+   * register and a pread (a read at offset 0 reads the register anew),
+   * the same two steps, as racy against another user selecting another
+   * register in between as libiio's. -1 on remote contexts. */
+  gint fd;
 };
 
 static void
@@ -35,6 +49,50 @@ static const gchar *
 error_text (int ret)
 {
   return g_strerror (ret < 0 ? -ret : ret);
+}
+
+/* The held-open debugfs file: select, then read "0x%X\n". A negative
+ * errno on failure, like libiio. */
+static int
+fd_read (GstIioXflow * self, uint32_t * value)
+{
+  gchar buf[32];
+  gchar *end;
+  ssize_t n;
+
+  if (pwrite (self->fd, SELECT_REG, strlen (SELECT_REG), 0) < 0)
+    return -errno;
+  n = pread (self->fd, buf, sizeof (buf) - 1, 0);
+  if (n < 0)
+    return -errno;
+  buf[n] = '\0';
+  *value = (uint32_t) strtoul (buf, &end, 0);
+  return end == buf ? -EIO : 0;
+}
+
+static int
+fd_write (GstIioXflow * self, uint32_t value)
+{
+  gchar buf[32];
+  gint len = g_snprintf (buf, sizeof (buf), SELECT_REG " 0x%x", value);
+
+  return pwrite (self->fd, buf, len, 0) < 0 ? -errno : 0;
+}
+
+static int
+reg_read (GstIioXflow * self, uint32_t * value)
+{
+  if (self->fd >= 0)
+    return fd_read (self, value);
+  return iio_device_reg_read (self->dev, GST_IIO_XFLOW_REG, value);
+}
+
+static int
+reg_write (GstIioXflow * self, uint32_t value)
+{
+  if (self->fd >= 0)
+    return fd_write (self, value);
+  return iio_device_reg_write (self->dev, GST_IIO_XFLOW_REG, value);
 }
 
 GstIioXflow *
@@ -62,14 +120,27 @@ gst_iio_xflow_probe (GstIioDevice * device)
   self = g_new0 (GstIioXflow, 1);
   self->device = gst_object_ref (device);
   self->dev = dev;
+  self->fd = -1;
+  if (gst_iio_device_is_local (device)) {
+    gchar *base = g_path_get_basename (gst_iio_device_get_sysfs_path (device));
+    gchar *path = g_build_filename (DEBUGFS_IIO, base, REG_ACCESS_ATTR, NULL);
+
+    self->fd = open (path, O_RDWR | O_CLOEXEC);
+    if (self->fd < 0)
+      GST_INFO ("%s: %s: %s: reading through libiio", name, path,
+          g_strerror (errno));
+    g_free (path);
+    g_free (base);
+  }
   self->bit = gst_iio_device_get_direction (device) ==
       GST_IIO_DIRECTION_INPUT ? GST_IIO_XFLOW_ADC_OVERFLOW :
       GST_IIO_XFLOW_DAC_UNDERFLOW;
-  if (value & self->bit)
-    ret = iio_device_reg_write (dev, GST_IIO_XFLOW_REG, self->bit);
-  GST_INFO ("%s: AXI status register 0x%08x reads 0x%08x: watching bit %u%s",
-      name, GST_IIO_XFLOW_REG, value, g_bit_nth_lsf (self->bit, -1),
-      value & self->bit ? " (stale, cleared)" : "");
+  if ((value & self->bit) && reg_write (self, self->bit) < 0)
+    GST_WARNING ("%s: clearing the stale bit failed", name);
+  GST_INFO ("%s: AXI status register 0x%08x reads 0x%08x: watching bit %u%s"
+      " (%s)", name, GST_IIO_XFLOW_REG, value, g_bit_nth_lsf (self->bit, -1),
+      value & self->bit ? ", stale, cleared" : "", self->fd >= 0 ?
+      "debugfs file held open" : "through libiio");
 
   return self;
 }
@@ -83,7 +154,7 @@ gst_iio_xflow_poll (GstIioXflow * self)
 
   if (self->failed)
     return GST_IIO_XFLOW_CLEAR;
-  ret = iio_device_reg_read (self->dev, GST_IIO_XFLOW_REG, &value);
+  ret = reg_read (self, &value);
   if (ret < 0) {
     GST_WARNING ("%s: reading register 0x%08x failed (%s): hardware loss "
         "counts are off for this stream",
@@ -97,7 +168,7 @@ gst_iio_xflow_poll (GstIioXflow * self)
     return GST_IIO_XFLOW_CLEAR;
 
   /* Write 1 to clear: only our bit, the other direction's is not ours. */
-  ret = iio_device_reg_write (self->dev, GST_IIO_XFLOW_REG, self->bit);
+  ret = reg_write (self, self->bit);
   if (ret < 0)
     GST_WARNING ("%s: clearing bit %u of register 0x%08x failed (%s)",
         gst_iio_device_get_display_name (self->device),
@@ -119,6 +190,8 @@ gst_iio_xflow_free (GstIioXflow * self)
 {
   if (!self)
     return;
+  if (self->fd >= 0)
+    close (self->fd);
   gst_object_unref (self->device);
   g_free (self);
 }
