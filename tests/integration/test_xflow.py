@@ -9,8 +9,8 @@ sees exactly those events, but for one still set in the register when
 the stream stopped: xflow_events == hw-overruns (or hw-underruns) + that
 bit. Each event is an iio-xflow message and marks the buffer it was
 seen on DISCONT; a burst posts one warning. Over iiod (ip:), on the
-local DMABUF and fileio paths; xflow-check=false and sim-kfifo (no
-register) count nothing."""
+local DMABUF and fileio paths (both directions); xflow-check=false and
+sim-kfifo (no register) count nothing."""
 
 import os
 import subprocess
@@ -236,7 +236,8 @@ def check_starved(props, what):
     check(hw > 0, "%s: no hardware underrun counted (xflow_events %d)"
           % (what, events))
     check(events == hw + left, "%s: the simulator raised %d events, "
-          "hw-underruns %d, %d left in the register" % (what, events, hw, left))
+          "hw-underruns %d, %d left in the register"
+          % (what, events, hw, left))
     check(len(xflows) == hw and all(
         u64(s, "events") == k + 1 and s.get_value("bit") == DAC_BIT and
         not s.has_field("offset") for k, s in enumerate(xflows)),
@@ -257,6 +258,10 @@ def test_sink_dmabuf():
     check_starved("io-mode=dmabuf", "sink dmabuf")
 
 
+def test_sink_fileio():
+    check_starved("io-mode=copy", "sink copy")
+
+
 def test_sink_iiod():
     with Iiod():
         check_starved("uri=ip:127.0.0.1", "sink ip")
@@ -274,6 +279,6 @@ def test_sink_off():
 if __name__ == "__main__":
     mount_debugfs()
     main(test_src_dmabuf, test_src_fileio, test_src_iiod, test_src_off,
-         test_src_no_register, test_sink_dmabuf, test_sink_iiod,
-         test_sink_off, after_each=lambda: write_attr("sim-adc", "fault",
-                                                      "none"))
+         test_src_no_register, test_sink_dmabuf, test_sink_fileio,
+         test_sink_iiod, test_sink_off,
+         after_each=lambda: write_attr("sim-adc", "fault", "none"))
