@@ -862,7 +862,7 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
   /* Before the buffer is enabled: a bit left set by an earlier stream
    * is cleared, not counted. */
   g_clear_pointer (&self->xflow, gst_iio_xflow_free);
-  self->xflow_burst = FALSE;
+  self->xflow_next_bytes = 0;
   if (xflow_check)
     self->xflow = gst_iio_xflow_probe (self->device);
   GST_INFO_OBJECT (self->element, "xflow-check=%s: %s",
@@ -938,6 +938,15 @@ gst_iio_common_check_xflow (GstIioCommon * self, guint64 offset)
 
   if (self->xflow == NULL)
     return FALSE;
+  if (!input) {
+    guint64 bytes = gst_iio_queue_get_stat (self->queue,
+        GST_IIO_QUEUE_STAT_BYTES);
+
+    if (bytes < self->xflow_next_bytes)
+      return FALSE;
+    self->xflow_next_bytes = bytes +
+        gst_iio_queue_get_block_bytes (self->queue);
+  }
   state = gst_iio_xflow_poll (self->xflow);
   if (state == GST_IIO_XFLOW_CLEAR)
     return FALSE;

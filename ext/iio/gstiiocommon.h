@@ -101,7 +101,9 @@ typedef struct
    * is on; set by start, freed by stop, used by the streaming thread
    * only in between */
   GstIioXflow *xflow;
-  gboolean xflow_burst;         /* the last poll found the bit set */
+  /* output: the stats bytes at which the next read is due (one read a
+   * block's worth of data, however small upstream's buffers) */
+  guint64 xflow_next_bytes;
   gchar *fallback_reason;       /* why io-mode=auto chose copy */
   GstStructure *last_stats;     /* counters of the last run, after stop */
 } GstIioCommon;
@@ -168,7 +170,8 @@ void gst_iio_common_post_error_full (GstIioCommon * self,
 GstClockTime gst_iio_common_samples_to_time (guint64 samples, guint rate);
 
 /* Streaming thread, after every completed block (iiosrc: captured;
- * iiosink: handed over): reads the AXI status register where there is
+ * iiosink: after the render that completes a block's worth of bytes
+ * since the last read, and the first): reads the AXI status register where there is
  * one, clears and counts its bit (stats hw-overruns or hw-underruns),
  * posts an "iio-xflow" element message (events so far, register, bit,
  * and @offset: the OFFSET of the buffer marked, unless

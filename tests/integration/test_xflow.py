@@ -193,9 +193,10 @@ def test_src_no_register():
     check(not warnings, "warnings: %s" % warnings)
 
 
-def starve_dac(props, what, bursts=4, per_burst=10):
-    """Feeds sim-dac in bursts with pauses in between, then EOS; checks
-    hw-underruns against the simulator's events."""
+def starve_dac(props, what, bursts=4, per_burst=10, chunk_samples=BLOCK):
+    """Feeds sim-dac in bursts of @per_burst buffers of @chunk_samples
+    with pauses in between, then EOS; returns hw-underruns, the
+    simulator's events, the bit left set, stats, messages, warnings."""
     reset_dac()
     p = Gst.parse_launch(
         'appsrc name=src format=time max-bytes=0 caps="%s" ! '
@@ -203,7 +204,7 @@ def starve_dac(props, what, bursts=4, per_burst=10):
         % (DAC_CAPS.format(rate=1000000), BLOCK, props))
     log = BusLog(p)
     appsrc = p.get_by_name("src")
-    chunk = bytes(BLOCK * DAC_SAMPLE)
+    chunk = bytes(chunk_samples * DAC_SAMPLE)
     start(p)
     try:
         for b in range(bursts):
@@ -231,8 +232,8 @@ def starve_dac(props, what, bursts=4, per_burst=10):
     return hw, events, left, st, xflows, warnings
 
 
-def check_starved(props, what):
-    hw, events, left, st, xflows, warnings = starve_dac(props, what)
+def check_starved(props, what, **kwargs):
+    hw, events, left, st, xflows, warnings = starve_dac(props, what, **kwargs)
     check(hw > 0, "%s: no hardware underrun counted (xflow_events %d)"
           % (what, events))
     check(events == hw + left, "%s: the simulator raised %d events, "
@@ -258,6 +259,13 @@ def test_sink_dmabuf():
     check_starved("io-mode=dmabuf", "sink dmabuf")
 
 
+def test_sink_small_buffers():
+    """Buffers of an eighth of a block: one read a block's worth, the
+    count as exact."""
+    check_starved("io-mode=dmabuf", "sink small", per_burst=80,
+                  chunk_samples=BLOCK // 8)
+
+
 def test_sink_fileio():
     check_starved("io-mode=copy", "sink copy")
 
@@ -279,6 +287,6 @@ def test_sink_off():
 if __name__ == "__main__":
     mount_debugfs()
     main(test_src_dmabuf, test_src_fileio, test_src_iiod, test_src_off,
-         test_src_no_register, test_sink_dmabuf, test_sink_fileio,
-         test_sink_iiod, test_sink_off,
+         test_src_no_register, test_sink_dmabuf, test_sink_small_buffers,
+         test_sink_fileio, test_sink_iiod, test_sink_off,
          after_each=lambda: write_attr("sim-adc", "fault", "none"))
