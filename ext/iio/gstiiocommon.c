@@ -39,6 +39,7 @@ gst_iio_common_init (GstIioCommon * self, GstElement * element,
   self->blocks = GST_IIO_DEFAULT_BLOCKS (direction);
   self->io_mode = GST_IIO_IO_MODE_AUTO;
   self->dma_heap = g_strdup (GST_IIO_DEFAULT_DMA_HEAP);
+  self->xflow_check = TRUE;
 }
 
 void
@@ -141,13 +142,26 @@ init_queue_properties (GParamSpec ** properties, gboolean input)
   properties[GST_IIO_PROP_TIMEOUT] = uint_spec ("timeout", "Timeout",
       "Milliseconds one block may take before the element fails with an "
       "error; 0 = automatic (2 block durations + 2 s)", 0, G_MAXINT, 0);
+  properties[GST_IIO_PROP_XFLOW_CHECK] = g_param_spec_boolean ("xflow-check",
+      "Check the AXI xflow register", input ?
+      "Where the device has ADI's AXI status register (0x80000088 through "
+      "debugfs direct_reg_access, local or remote), read it after every "
+      "block and count its ADC overflow bit (2) in stats hw-overruns, "
+      "marking the next buffer DISCONT; FALSE: never touch the register" :
+      "Where the device has ADI's AXI status register (0x80000088 through "
+      "debugfs direct_reg_access, local or remote), read it after every "
+      "block and count its DAC underflow bit (0) in stats hw-underruns; "
+      "FALSE: never touch the register", TRUE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 }
 
 #define STATS_BLURB "Counters of the running or last stream: io-mode " \
   "(dmabuf, copy, none), blocks, block-bytes, buffers, bytes, " \
   "bytes-copied (by the CPU), overruns (input: times samples were " \
   "lost), samples-lost (input: how many, as far as the path can tell), " \
-  "underruns (output: times the device ran dry), dmabuf-imports, and " \
+  "underruns (output: times the device ran dry), hw-overruns and " \
+  "hw-underruns (events of the AXI status register, xflow-check), " \
+  "dmabuf-imports, and " \
   "fallback-reason when io-mode=auto chose copy"
 
 void
@@ -233,6 +247,9 @@ gst_iio_common_set_property (GstIioCommon * self, guint prop_id,
       self->rate_prop = g_value_get_uint (value);
       self->reopen = TRUE;
       break;
+    case GST_IIO_PROP_XFLOW_CHECK:
+      self->xflow_check = g_value_get_boolean (value);
+      break;
     default:
       handled = FALSE;
       break;
@@ -280,6 +297,9 @@ get_string_or_uint (GstIioCommon * self, guint prop_id, GValue * value)
       break;
     case GST_IIO_PROP_RATE:
       g_value_set_uint (value, self->rate_prop);
+      break;
+    case GST_IIO_PROP_XFLOW_CHECK:
+      g_value_set_boolean (value, self->xflow_check);
       break;
     default:
       return FALSE;
@@ -826,10 +846,11 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
   GstIioIoMode io_mode;
   GstIioQueue *queue = NULL;
   gchar *dma_heap = NULL;
-  gboolean reopen;
+  gboolean reopen, xflow_check;
 
   GST_OBJECT_LOCK (self->element);
   reopen = self->device == NULL || self->reopen;
+  xflow_check = self->xflow_check;
   g_clear_pointer (&self->fallback_reason, g_free);
   GST_OBJECT_UNLOCK (self->element);
 
@@ -839,12 +860,24 @@ gst_iio_common_start (GstIioCommon * self, GstIioQueueNewFunc dmabuf_new,
       return FALSE;
   }
 
+  /* Before the buffer is enabled: a bit left set by an earlier stream
+   * is cleared, not counted. */
+  g_clear_pointer (&self->xflow, gst_iio_xflow_free);
+  self->xflow_next_bytes = 0;
+  if (xflow_check)
+    self->xflow = gst_iio_xflow_probe (self->device);
+  GST_INFO_OBJECT (self->element, "xflow-check=%s: %s",
+      xflow_check ? "true" : "false", self->xflow ? "reading the AXI status "
+      "register after every block" : "no AXI status register in use");
+
   if (build_config (self, cyclic, &config, &dma_heap, &io_mode) &&
       check_dma_heap (self, dma_heap))
     queue = choose_and_start_queue (self, io_mode, &config, dmabuf_new);
   g_free (dma_heap);
-  if (queue == NULL)
+  if (queue == NULL) {
+    g_clear_pointer (&self->xflow, gst_iio_xflow_free);
     return FALSE;
+  }
 
   GST_INFO_OBJECT (self->element, "started %" GST_PTR_FORMAT, queue);
   GST_OBJECT_LOCK (self->element);
@@ -874,6 +907,7 @@ gst_iio_common_stop (GstIioCommon * self)
   GstIioQueue *queue = self->queue;
   GstStructure *stats;
 
+  g_clear_pointer (&self->xflow, gst_iio_xflow_free);
   if (queue == NULL)
     return;
 
@@ -891,6 +925,69 @@ gst_iio_common_stop (GstIioCommon * self)
 
   /* Buffers downstream still holds keep their own references. */
   gst_object_unref (queue);
+}
+
+gboolean
+gst_iio_common_check_xflow (GstIioCommon * self, guint64 offset)
+{
+  gboolean input = self->direction == GST_IIO_DIRECTION_INPUT;
+  GstIioQueueStat stat = input ? GST_IIO_QUEUE_STAT_HW_OVERRUNS :
+      GST_IIO_QUEUE_STAT_HW_UNDERRUNS;
+  GstIioXflowState state;
+  GstStructure *s;
+  guint64 events;
+
+  if (self->xflow == NULL)
+    return FALSE;
+  if (!input) {
+    guint64 bytes = gst_iio_queue_get_stat (self->queue,
+        GST_IIO_QUEUE_STAT_BYTES);
+
+    if (bytes < self->xflow_next_bytes)
+      return FALSE;
+    self->xflow_next_bytes = bytes +
+        gst_iio_queue_get_block_bytes (self->queue);
+  }
+  state = gst_iio_xflow_poll (self->xflow);
+  if (state == GST_IIO_XFLOW_CLEAR)
+    return FALSE;
+
+  gst_iio_queue_add_stat (self->queue, stat, 1);
+  events = gst_iio_queue_get_stat (self->queue, stat);
+  /* Every event: applications that track the timeline learn which
+   * buffer it marked (a message only when the bit was set). */
+  s = gst_structure_new ("iio-xflow", "events", G_TYPE_UINT64, events,
+      "register", G_TYPE_UINT, GST_IIO_XFLOW_REG,
+      "bit", G_TYPE_UINT, gst_iio_xflow_get_bit (self->xflow), NULL);
+  if (offset != GST_BUFFER_OFFSET_NONE)
+    gst_structure_set (s, "offset", G_TYPE_UINT64, offset, NULL);
+  gst_element_post_message (self->element,
+      gst_message_new_element (GST_OBJECT (self->element), s));
+  if (state != GST_IIO_XFLOW_BURST)
+    return TRUE;
+
+  /* One warning a burst: blocks that find the bit set again and again
+   * count each, but say nothing new. */
+  if (input)
+    GST_ELEMENT_WARNING (self->element, RESOURCE, READ,
+        ("Hardware overflow: %s dropped samples because the pipeline did "
+            "not keep up (AXI status register 0x%08x, bit 2; %"
+            G_GUINT64_FORMAT " so far)",
+            gst_iio_device_get_display_name (self->device),
+            GST_IIO_XFLOW_REG, events),
+        ("the ADC's FIFO overflowed since the last block; the next buffer "
+            "is DISCONT; consider more blocks or a larger buffer-size"));
+  else
+    GST_ELEMENT_WARNING (self->element, RESOURCE, WRITE,
+        ("Hardware underflow: %s ran out of samples because upstream did "
+            "not keep up (AXI status register 0x%08x, bit 0; %"
+            G_GUINT64_FORMAT " so far)",
+            gst_iio_device_get_display_name (self->device),
+            GST_IIO_XFLOW_REG, events),
+        ("the DAC's FIFO ran dry since the last block; consider more "
+            "blocks or a larger buffer-size"));
+
+  return TRUE;
 }
 
 GstStructure *

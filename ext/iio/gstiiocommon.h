@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 #include "gstiiodevice.h"
 #include "gstiioqueue.h"
+#include "gstiioxflow.h"
 
 G_BEGIN_DECLS
 
@@ -28,6 +29,7 @@ enum
   GST_IIO_PROP_RATE,
   GST_IIO_PROP_STATS,
   GST_IIO_PROP_APPLIED_ATTRIBUTES,
+  GST_IIO_PROP_XFLOW_CHECK,
   GST_IIO_PROP_LAST
 };
 
@@ -80,6 +82,7 @@ typedef struct
   gchar *attributes;
   guint timeout;
   guint rate_prop;
+  gboolean xflow_check;
   /* uri, device, channels, attributes or rate changed since open: start
    * re-opens the device so that a change in READY takes effect. */
   gboolean reopen;
@@ -94,6 +97,13 @@ typedef struct
 
   /* PAUSED and up */
   GstIioQueue *queue;
+  /* the AXI status register, where the device has one and xflow-check
+   * is on; set by start, freed by stop, used by the streaming thread
+   * only in between */
+  GstIioXflow *xflow;
+  /* output: the stats bytes at which the next read is due (one read a
+   * block's worth of data, however small upstream's buffers) */
+  guint64 xflow_next_bytes;
   gchar *fallback_reason;       /* why io-mode=auto chose copy */
   GstStructure *last_stats;     /* counters of the last run, after stop */
 } GstIioCommon;
@@ -158,5 +168,16 @@ void gst_iio_common_post_error_full (GstIioCommon * self,
 
 /* Duration of @samples at @rate. */
 GstClockTime gst_iio_common_samples_to_time (guint64 samples, guint rate);
+
+/* Streaming thread, after every completed block (iiosrc: captured;
+ * iiosink: after the render that completes a block's worth of bytes
+ * since the last read, and the first): reads the AXI status register where there is
+ * one, clears and counts its bit (stats hw-overruns or hw-underruns),
+ * posts an "iio-xflow" element message (events so far, register, bit,
+ * and @offset: the OFFSET of the buffer marked, unless
+ * GST_BUFFER_OFFSET_NONE) for each event and a warning on the first
+ * block of a burst. TRUE when the bit was set (iiosrc marks the buffer
+ * DISCONT). Not under any element lock. */
+gboolean gst_iio_common_check_xflow (GstIioCommon * self, guint64 offset);
 
 G_END_DECLS

@@ -89,6 +89,9 @@ typedef enum
   GST_IIO_QUEUE_STAT_UNDERRUNS,
   GST_IIO_QUEUE_STAT_DMABUF_IMPORTS,
   GST_IIO_QUEUE_STAT_SAMPLES_LOST,
+  /* events of the AXI status register (gstiioxflow.h) */
+  GST_IIO_QUEUE_STAT_HW_OVERRUNS,
+  GST_IIO_QUEUE_STAT_HW_UNDERRUNS,
   GST_IIO_QUEUE_N_COUNTERS,
   /* string: the nick of the running GstIioIoMode, "none" for no stream */
   GST_IIO_QUEUE_STAT_IO_MODE = GST_IIO_QUEUE_N_COUNTERS,

@@ -223,6 +223,8 @@ gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     ret = gst_iio_queue_render (self->common.queue, buffer, &error);
     if (ret == GST_FLOW_ERROR)
       return post_flow_error (self, error, "render");
+    if (ret == GST_FLOW_OK)
+      gst_iio_common_check_xflow (&self->common, GST_BUFFER_OFFSET_NONE);
     g_clear_error (&error);
     if (ret != GST_FLOW_FLUSHING)
       return ret;

@@ -419,6 +419,10 @@ gst_iio_src_create (GstPushSrc * src, GstBuffer ** buffer)
     if (G_UNLIKELY (measured))
       warn_measured_rate (self, measured);
     stamp_buffer (self, *buffer);
+    /* After stamp_buffer: a hardware overflow does not say how many
+     * samples, so OFFSET is not a count of lost samples here. */
+    if (gst_iio_common_check_xflow (&self->common, GST_BUFFER_OFFSET (*buffer)))
+      GST_BUFFER_FLAG_SET (*buffer, GST_BUFFER_FLAG_DISCONT);
     GST_LOG_OBJECT (self, "%" GST_PTR_FORMAT, *buffer);
   } else if (ret == GST_FLOW_ERROR) {
     gst_iio_common_post_error (&self->common, error, "capturing from %s",

@@ -103,6 +103,23 @@
  *                       a cyclic block counts; a block failed by
  *                       fault=error does not).
  *
+ * Addition (ADI's AXI ADC/DAC status register), sim-adc and sim-dac:
+ *   direct_reg_access   debugfs (when mounted): one register, 0x80000088
+ *                       (REG_STATUS of ADI's AXI cores; any other address
+ *                       is EINVAL), "0x80000088" selects it, a read gives
+ *                       "0x%X", "0x80000088 0xVAL" clears the bits set in
+ *                       VAL (write 1 to clear). Sticky bits: bit 2 (0x4,
+ *                       ADC overflow) is set by every sim-adc overrun, bit
+ *                       0 (0x1, DAC underflow) by every sim-dac underrun,
+ *                       i.e. whenever overruns/underruns grows (also when
+ *                       a read of either, or of the register, accounts a
+ *                       gap that is still going on). Cleared at enable.
+ *   xflow_events        ro, reset at enable: times the bit went from clear
+ *                       to set; a reader that reads and clears after every
+ *                       block sees exactly this many events, plus one still
+ *                       set in the register if the last came after its last
+ *                       read.
+ *
  * Timing: blocks queued before enable (fileio capture blocks, DMABUFs
  * enqueued while disabled) start at n = 0 and follow each other. A block of
  * L samples placed at sample n completes at t0 + (n + L) / rate, t0 being
@@ -177,6 +194,10 @@ static s16 sim_sine_table[SIM_SINE_PERIOD];
 #define SIM_PHY_TEMP		35000
 #define SIM_PHY_NREGS		16
 #define SIM_UNITY_Q15		32768
+/* ADI's AXI ADC/DAC REG_STATUS and its sticky bits */
+#define SIM_XFLOW_REG		0x80000088
+#define SIM_XFLOW_ADC_OVF	BIT(2)
+#define SIM_XFLOW_DAC_UNF	BIT(0)
 
 /* round(32768 * 10^(-g / 20)) for g = 0..40 dB */
 static const u16 sim_gain_q15[] = {
@@ -244,6 +265,8 @@ struct sim_dma {
 	bool fast;		/* the fast worker (fixed at enable) */
 	u64 fill_ns;		/* spent filling or consuming since enable */
 	u64 blocks_done;	/* blocks completed since enable */
+	u32 xflow;		/* the status register's sticky bits */
+	u64 xflow_events;	/* clear -> set transitions since enable */
 };
 
 /* iio_priv() of every simulated device */
@@ -395,6 +418,19 @@ static ktime_t sim_dma_due(struct sim_dma *dma, struct sim_xfer *x)
 						dma->scan.rate));
 }
 
+/* Samples were lost: sets the sticky bit. Under list_lock. */
+static void sim_dma_lose(struct sim_dma *dma, u64 n)
+{
+	u32 bit = sim_dma_is_input(dma) ? SIM_XFLOW_ADC_OVF : SIM_XFLOW_DAC_UNF;
+
+	if (!n)
+		return;
+	dma->lost += n;
+	if (!(dma->xflow & bit))
+		dma->xflow_events++;
+	dma->xflow |= bit;
+}
+
 /*
  * Places a block after the previous one, or at the current sample if the
  * device already went past the previous one's end: the samples in between
@@ -406,7 +442,7 @@ static void sim_dma_place(struct sim_dma *dma, struct sim_xfer *x, u64 now_n)
 	u64 start = max(dma->next_n, now_n);
 
 	if (sim_dma_is_input(dma) || dma->fed)
-		dma->lost += start - dma->next_n;
+		sim_dma_lose(dma, start - dma->next_n);
 	dma->fed = true;
 	x->start = start;
 	dma->next_n = start + x->len;
@@ -420,7 +456,7 @@ static void sim_dma_settle(struct sim_dma *dma, ktime_t now)
 	if (!list_empty(&dma->xfers) || now_n <= dma->next_n)
 		return;
 	if (sim_dma_is_input(dma) || dma->fed)
-		dma->lost += now_n - dma->next_n;
+		sim_dma_lose(dma, now_n - dma->next_n);
 	dma->next_n = now_n;
 }
 
@@ -722,6 +758,8 @@ static int sim_dma_enable(struct iio_buffer *buffer, struct iio_dev *indio_dev)
 	dma->fast = READ_ONCE(dma->sim->fast);
 	dma->fill_ns = 0;
 	dma->blocks_done = 0;
+	dma->xflow = 0;
+	dma->xflow_events = 0;
 	/*
 	 * Work around a 6.12 bug: industrialio-buffer-dma never resets
 	 * fileio.next_dequeue, so after a session that read an odd number of
@@ -1116,6 +1154,40 @@ static ssize_t blocks_done_show(struct device *dev,
 	return sysfs_emit(buf, "%llu\n", n);
 }
 
+static ssize_t xflow_events_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct sim_dma *dma = dev_to_sim(dev)->dma;
+	u64 n;
+
+	spin_lock_irq(&dma->queue.list_lock);
+	sim_dma_settle(dma, ktime_get());
+	n = dma->xflow_events;
+	spin_unlock_irq(&dma->queue.list_lock);
+	return sysfs_emit(buf, "%llu\n", n);
+}
+
+/* debugfs direct_reg_access: the AXI status register, write 1 to clear */
+static int sim_dma_reg_access(struct iio_dev *indio_dev, unsigned int reg,
+			      unsigned int writeval, unsigned int *readval)
+{
+	struct sim_dma *dma = ((struct sim_dev *)iio_priv(indio_dev))->dma;
+
+	if (reg != SIM_XFLOW_REG)
+		return -EINVAL;
+	spin_lock_irq(&dma->queue.list_lock);
+	if (readval) {
+		/* a gap going on now is an overflow now, as on the device */
+		if (dma->running)
+			sim_dma_settle(dma, ktime_get());
+		*readval = dma->xflow;
+	} else {
+		dma->xflow &= ~writeval;
+	}
+	spin_unlock_irq(&dma->queue.list_lock);
+	return 0;
+}
+
 static IIO_DEVICE_ATTR_RW(sampling_frequency, 0);
 static IIO_DEVICE_ATTR_RW(waveform, 0);
 static IIO_CONST_ATTR(waveform_available, "ramp sine");
@@ -1129,6 +1201,7 @@ static IIO_DEVICE_ATTR_RW(fill, 0);
 static IIO_DEVICE_ATTR_RW(fast, 0);
 static IIO_DEVICE_ATTR_RO(fill_ns, 0);
 static IIO_DEVICE_ATTR_RO(blocks_done, 0);
+static IIO_DEVICE_ATTR_RO(xflow_events, 0);
 
 static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_sampling_frequency.dev_attr.attr,
@@ -1141,6 +1214,7 @@ static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_fast.dev_attr.attr,
 	&iio_dev_attr_fill_ns.dev_attr.attr,
 	&iio_dev_attr_blocks_done.dev_attr.attr,
+	&iio_dev_attr_xflow_events.dev_attr.attr,
 	NULL,
 };
 
@@ -1155,6 +1229,7 @@ static struct attribute *sim_dac_attrs[] = {
 	&iio_dev_attr_fast.dev_attr.attr,
 	&iio_dev_attr_fill_ns.dev_attr.attr,
 	&iio_dev_attr_blocks_done.dev_attr.attr,
+	&iio_dev_attr_xflow_events.dev_attr.attr,
 	NULL,
 };
 
@@ -1169,8 +1244,15 @@ static const struct attribute_group sim_adc_group = { .attrs = sim_adc_attrs };
 static const struct attribute_group sim_dac_group = { .attrs = sim_dac_attrs };
 static const struct attribute_group sim_kfifo_group = { .attrs = sim_kfifo_attrs };
 
-static const struct iio_info sim_adc_info = { .attrs = &sim_adc_group };
-static const struct iio_info sim_dac_info = { .attrs = &sim_dac_group };
+static const struct iio_info sim_adc_info = {
+	.attrs = &sim_adc_group,
+	.debugfs_reg_access = sim_dma_reg_access,
+};
+
+static const struct iio_info sim_dac_info = {
+	.attrs = &sim_dac_group,
+	.debugfs_reg_access = sim_dma_reg_access,
+};
 static const struct iio_info sim_kfifo_info = { .attrs = &sim_kfifo_group };
 
 /* ---- sim-phy ------------------------------------------------------------- */
