@@ -22,6 +22,7 @@
  * thread joined within 10 s). Exit status 0, 1 on the first failure. */
 
 #include "ffscheck.h"
+#include "ffsgst.h"
 
 #include <gst/gst.h>
 #include <inttypes.h>
@@ -93,119 +94,6 @@ reader_run (void *data)
   }
   g_free (buf);
   return NULL;
-}
-
-/* ---- pipelines ---- */
-
-typedef struct
-{
-  GstElement *pipeline;
-  GstStateChangeReturn ret;
-  gboolean done;
-  GMutex lock;
-  GCond cond;
-} StateJob;
-
-static void *
-state_run (void *data)
-{
-  StateJob *j = data;
-  GstStateChangeReturn ret = gst_element_set_state (j->pipeline,
-      GST_STATE_NULL);
-
-  g_mutex_lock (&j->lock);
-  j->ret = ret;
-  j->done = TRUE;
-  g_cond_signal (&j->cond);
-  g_mutex_unlock (&j->lock);
-  return NULL;
-}
-
-/* NULL within 10 s, or fail: a wait that unlock cannot break hangs here. */
-static void
-to_null_bounded (GstElement * pipeline, const char *what)
-{
-  StateJob j = {.pipeline = pipeline };
-  gint64 end = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
-  pthread_t t;
-
-  g_mutex_init (&j.lock);
-  g_cond_init (&j.cond);
-  CHECK (pthread_create (&t, NULL, state_run, &j) == 0, "pthread_create");
-  g_mutex_lock (&j.lock);
-  while (!j.done)
-    if (!g_cond_wait_until (&j.cond, &j.lock, end))
-      break;
-  g_mutex_unlock (&j.lock);
-  CHECK (j.done, "%s: the pipeline did not reach NULL within 10 s", what);
-  pthread_join (t, NULL);
-  CHECK (j.ret == GST_STATE_CHANGE_SUCCESS, "%s: NULL returned %d", what,
-      j.ret);
-  g_mutex_clear (&j.lock);
-  g_cond_clear (&j.cond);
-}
-
-static GstElement *
-launch (const char *desc)
-{
-  GError *error = NULL;
-  GstElement *p = gst_parse_launch (desc, &error);
-
-  CHECK (p != NULL && error == NULL, "gst_parse_launch '%s': %s", desc,
-      error ? error->message : "?");
-  return p;
-}
-
-/* Plays to EOS or an error (within 120 s); the message, for the caller. */
-static GstMessage *
-play (GstElement * p)
-{
-  GstBus *bus = gst_element_get_bus (p);
-  GstMessage *m;
-
-  CHECK (gst_element_set_state (p, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE, "PLAYING failed");
-  m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_object_unref (bus);
-  CHECK (m != NULL, "neither EOS nor an error within 120 s");
-  return m;
-}
-
-static void
-expect_eos (GstMessage * m, const char *what)
-{
-  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-    GError *e = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (m, &e, &dbg);
-    fail (__LINE__, "%s: error from %s: %s (%s)", what,
-        GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), e->message, dbg);
-  }
-  gst_message_unref (m);
-}
-
-static guint64
-stat_u64 (GstElement * p, const char *element, const char *field)
-{
-  GstElement *e = gst_bin_get_by_name (GST_BIN (p), element);
-  GstStructure *s = NULL;
-  guint64 v = 0;
-
-  CHECK (e != NULL, "no element %s", element);
-  g_object_get (e, "stats", &s, NULL);
-  CHECK (s != NULL, "%s has no stats", element);
-  if (!gst_structure_get_uint64 (s, field, &v)) {
-    guint u = 0;
-
-    CHECK (gst_structure_get_uint (s, field, &u), "%s stats have no %s: %s",
-        element, field, gst_structure_to_string (s));
-    v = u;
-  }
-  gst_structure_free (s);
-  gst_object_unref (e);
-  return v;
 }
 
 #define ADC_PIPELINE "iiosrc name=src device=sim-adc io-mode=dmabuf " \
