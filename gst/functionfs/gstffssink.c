@@ -31,6 +31,7 @@
 #include "gstdmabuffence.h"
 #include "gstdmabufimportcache.h"
 #include "gstffsfunction.h"
+#include "gstffspool.h"
 #include "gstffsuapi.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_ffs_sink_debug);
@@ -60,6 +61,7 @@ enum
   PROP_TIMEOUT,
   PROP_MAX_TRANSFERS,
   PROP_DMA_HEAP,
+  PROP_OFFER_POOL,
   PROP_STATS,
 };
 
@@ -118,6 +120,7 @@ struct _GstFfsSink
   guint timeout;
   guint max_transfers;
   gchar *dma_heap;
+  gboolean offer_pool;
 
   /* the function we own (function=): from NULL_TO_READY to READY_TO_NULL */
   GstFfsFunction *fn;
@@ -737,6 +740,42 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   return ret;
 }
 
+/* ---- a pool for CPU producers ---- */
+
+/* Upstream gets a pool of DMABUFs of ours (gstffspool.h): a CPU producer
+ * writes straight into memory that goes to the controller as it is.
+ * Buffers of at least 64 KiB (the size of what a producer writes is not
+ * in audio caps; it sets the buffer's size); as many as can be in flight,
+ * plus two for the producer. */
+static gboolean
+gst_ffs_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
+{
+  GstFfsSink *self = GST_FFS_SINK (bsink);
+  GstBufferPool *pool;
+  GstStructure *config;
+  GstCaps *caps;
+  gboolean need_pool, offer;
+  guint n = self->max_inflight + 2;
+
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  GST_OBJECT_LOCK (self);
+  offer = self->offer_pool;
+  GST_OBJECT_UNLOCK (self);
+  if (self->exporter == NULL || !need_pool || !offer)
+    return TRUE;
+  pool = gst_ffs_pool_new (self->exporter);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, MIN_COPY_BLOCK, n, n);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    GST_DEBUG_OBJECT (self, "the pool refused its configuration");
+    gst_object_unref (pool);
+    return TRUE;
+  }
+  gst_query_add_allocation_pool (query, pool, MIN_COPY_BLOCK, n, n);
+  gst_object_unref (pool);
+  return TRUE;
+}
+
 /* ---- events, unlock ---- */
 
 static gboolean
@@ -999,6 +1038,9 @@ gst_ffs_sink_set_property (GObject * object, guint prop_id,
       g_free (self->dma_heap);
       self->dma_heap = g_value_dup_string (value);
       break;
+    case PROP_OFFER_POOL:
+      self->offer_pool = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1038,6 +1080,9 @@ gst_ffs_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_DMA_HEAP:
       g_value_set_string (value, self->dma_heap);
+      break;
+    case PROP_OFFER_POOL:
+      g_value_set_boolean (value, self->offer_pool);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1107,6 +1152,11 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
           "DMABUFs come from: a heap name in /dev/dma_heap, a path to a heap "
           "device, or udmabuf (\"system\" falls back to udmabuf)",
           DEFAULT_DMA_HEAP, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_OFFER_POOL,
+      g_param_spec_boolean ("offer-pool", "Offer pool", "Offer upstream a "
+          "pool of DMABUFs (from dma-heap) to write into, sent as they are; "
+          "FALSE: upstream's own memory, copied when not a DMABUF", TRUE,
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
           "or last stream: transfers, bytes, bytes-copied (by the CPU, for "
@@ -1124,6 +1174,8 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
   bsink_class->start = GST_DEBUG_FUNCPTR (gst_ffs_sink_start);
   bsink_class->stop = GST_DEBUG_FUNCPTR (gst_ffs_sink_stop);
   bsink_class->render = GST_DEBUG_FUNCPTR (gst_ffs_sink_render);
+  bsink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_ffs_sink_propose_allocation);
   bsink_class->event = GST_DEBUG_FUNCPTR (gst_ffs_sink_event);
   bsink_class->unlock = GST_DEBUG_FUNCPTR (gst_ffs_sink_unlock);
   bsink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_ffs_sink_unlock_stop);
@@ -1136,6 +1188,7 @@ gst_ffs_sink_init (GstFfsSink * self)
   self->max_transfers = DEFAULT_MAX_TRANSFERS;
   self->dma_heap = g_strdup (DEFAULT_DMA_HEAP);
   self->on_disconnect = DEFAULT_ON_DISCONNECT;
+  self->offer_pool = TRUE;
   self->reconnect_timeout = DEFAULT_RECONNECT_TIMEOUT;
   self->ep = -1;
   self->cancel = -1;

@@ -10,6 +10,10 @@
  *   copy      filesrc (system memory, 50000-byte buffers: not a multiple
  *             of the packet size, a short packet each) ! ffssink: every
  *             byte of the file, bytes-copied = bytes
+ *   audio     audiotestsrc ! ffssink through the sink's DMABUF pool
+ *             (bytes-copied 0, dmabuf-imports = the pool's buffers) and,
+ *             offer-pool=false, from system memory (bytes-copied = bytes);
+ *             the host's bytes equal filesink's of the same source
  *   timeout   the host reads nothing: ffssink timeout=300 fails with its
  *             error (timeouts 1), and NULL comes at once
  *   unlock    the host reads nothing, timeout=60000: NULL comes at once
@@ -159,7 +163,7 @@ static void
 run_copy (const uint8_t * data)
 {
   GstElement *p = launch ("filesrc location=" FILE_PATH " blocksize=50000 "
-      "! ffssink name=sink endpoint=" EP1);
+      "! ffssink name=sink offer-pool=false endpoint=" EP1);
   Reader r = {.total = FILE_BYTES,.want = data };
   guint64 n = (FILE_BYTES + FILE_BLOCK - 1) / FILE_BLOCK;
   pthread_t t;
@@ -181,6 +185,83 @@ run_copy (const uint8_t * data)
       "data exact, bytes-copied=%d\n", FILE_BYTES, n, FILE_BLOCK, FILE_BYTES);
   to_null_bounded (p, "copy");
   gst_object_unref (p);
+}
+
+#define AUDIO_CAPS "audio/x-raw,format=S16LE,channels=2,rate=48000"
+#define AUDIO_REF "/tmp/ffssink-vm.audio"
+#define AUDIO_BUFFERS 300
+#define AUDIO_BYTES (AUDIO_BUFFERS * 1024 * 4)
+
+/* audiotestsrc's 300 buffers of 1024 stereo samples, as filesink writes
+ * them: what the host must read (the source is deterministic). */
+static uint8_t *
+audio_reference (void)
+{
+  GstElement *p = launch ("audiotestsrc num-buffers=300 samplesperbuffer=1024 "
+      "freq=1234 ! " AUDIO_CAPS " ! filesink location=" AUDIO_REF);
+  gchar *data = NULL;
+  gsize len = 0;
+
+  expect_eos (play (p), "audio reference");
+  to_null_bounded (p, "audio reference");
+  gst_object_unref (p);
+  CHECK (g_file_get_contents (AUDIO_REF, &data, &len, NULL)
+      && len == AUDIO_BYTES, "audio reference: %zu bytes, not %d", len,
+      AUDIO_BYTES);
+  return (uint8_t *) data;
+}
+
+/* audiotestsrc ! ffssink: through the sink's pool (audiotestsrc writes
+ * into DMABUFs of the sink's, nothing copied) or, offer-pool=false, from
+ * audiotestsrc's system memory (copied, counted). */
+static void
+run_audio (const uint8_t * want, gboolean pool)
+{
+  gchar *desc = g_strdup_printf ("audiotestsrc num-buffers=300 "
+      "samplesperbuffer=1024 freq=1234 ! " AUDIO_CAPS " ! ffssink name=sink "
+      "offer-pool=%s endpoint=" EP1, pool ? "true" : "false");
+  GstElement *p = launch (desc);
+  Reader r = {.total = AUDIO_BYTES,.want = want };
+  const char *what = pool ? "audio-pool" : "audio-system";
+  guint64 copied, imports;
+  pthread_t t;
+
+  GstMessage *m;
+
+  CHECK (pthread_create (&t, NULL, reader_run, &r) == 0, "pthread_create");
+  m = play (p);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    /* what the host saw, first */
+    g_atomic_int_set (&r.stop, 1);
+    pthread_join (t, NULL);
+    fprintf (stderr, "%s: the host read %zu bytes: %s\n", what, r.got,
+        r.problem ? r.problem : "no problem");
+    expect_eos (m, what);
+  }
+  gst_message_unref (m);
+  pthread_join (t, NULL);
+  CHECK (r.problem == NULL, "%s: %s", what, r.problem);
+  CHECK (r.got == r.total, "%s: the host read %zu bytes, not %zu", what,
+      r.got, r.total);
+  copied = stat_u64 (p, "sink", "bytes-copied");
+  imports = stat_u64 (p, "sink", "dmabuf-imports");
+  CHECK (stat_u64 (p, "sink", "transfers") == AUDIO_BUFFERS, "%s: transfers",
+      what);
+  if (pool)
+    /* the pool's buffers: max-transfers (4) + 2 */
+    CHECK (copied == 0 && imports >= 1 && imports <= 6, "%s: bytes-copied %"
+        G_GUINT64_FORMAT ", dmabuf-imports %" G_GUINT64_FORMAT ", not 0 and "
+        "1..6", what, copied, imports);
+  else
+    CHECK (copied == AUDIO_BYTES && imports == 0, "%s: bytes-copied %"
+        G_GUINT64_FORMAT ", dmabuf-imports %" G_GUINT64_FORMAT ", not %d and "
+        "0", what, copied, imports, AUDIO_BYTES);
+  printf ("%s: %d buffers of 4096 bytes, data exact, bytes-copied=%"
+      G_GUINT64_FORMAT " dmabuf-imports=%" G_GUINT64_FORMAT "\n", what,
+      AUDIO_BUFFERS, copied, imports);
+  to_null_bounded (p, what);
+  gst_object_unref (p);
+  g_free (desc);
 }
 
 static void
@@ -312,6 +393,13 @@ main (int argc, char **argv)
 
   run_dmabuf (ADC_BLOCKS, TRUE);
   run_copy (data);
+  {
+    uint8_t *audio = audio_reference ();
+
+    run_audio (audio, TRUE);
+    run_audio (audio, FALSE);
+    g_free (audio);
+  }
   /* the host reads nothing from here on: what the sink queued and the
    * cancel dropped must not reach the next case's reader */
   run_timeout ();
