@@ -744,9 +744,12 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 
 /* Upstream gets a pool of DMABUFs of ours (gstffspool.h): a CPU producer
  * writes straight into memory that goes to the controller as it is.
- * Buffers of at least 64 KiB (the size of what a producer writes is not
- * in audio caps; it sets the buffer's size); as many as can be in flight,
- * plus two for the producer. */
+ * Buffers of 64 KiB; as many as can be in flight, plus two for the
+ * producer. Only for raw audio: the sink sends a buffer's size, and a pool
+ * buffer's size is the pool's unless the producer sets it. Raw audio
+ * sources set it (what they write is not in the caps); GstBaseSrc with a
+ * pool does not (filesrc writes blocksize bytes into the buffer and
+ * leaves the rest), so for other caps the copy path is the safe one. */
 static gboolean
 gst_ffs_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 {
@@ -761,7 +764,10 @@ gst_ffs_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   GST_OBJECT_LOCK (self);
   offer = self->offer_pool;
   GST_OBJECT_UNLOCK (self);
-  if (self->exporter == NULL || !need_pool || !offer)
+  if (self->exporter == NULL || !need_pool || !offer || caps == NULL
+      || gst_caps_is_any (caps) || gst_caps_get_size (caps) == 0
+      || !gst_structure_has_name (gst_caps_get_structure (caps, 0),
+          "audio/x-raw"))
     return TRUE;
   pool = gst_ffs_pool_new (self->exporter);
   config = gst_buffer_pool_get_config (pool);
@@ -1154,7 +1160,8 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
           DEFAULT_DMA_HEAP, rw_ready));
   g_object_class_install_property (gobject_class, PROP_OFFER_POOL,
       g_param_spec_boolean ("offer-pool", "Offer pool", "Offer upstream a "
-          "pool of DMABUFs (from dma-heap) to write into, sent as they are; "
+          "pool of DMABUFs (from dma-heap) to write into, sent as they are "
+          "(raw audio caps only: such producers set their buffers' sizes); "
           "FALSE: upstream's own memory, copied when not a DMABUF", TRUE,
           rw_ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
