@@ -5,13 +5,15 @@
 #include <gst/gst.h>
 
 #include "gstffssink.h"
+#include "gstffssrc.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
-  return GST_ELEMENT_REGISTER (ffssink, plugin);
+  return GST_ELEMENT_REGISTER (ffssink, plugin)
+      && GST_ELEMENT_REGISTER (ffssrc, plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, functionfs,
-    "USB gadget bulk endpoints through Linux FunctionFS: ffssink",
+    "USB gadget bulk endpoints through Linux FunctionFS: ffssink, ffssrc",
     plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

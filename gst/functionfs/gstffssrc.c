@@ -1,0 +1,917 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ffssrc: a FunctionFS bulk OUT endpoint into DMABUF buffers.
+ *
+ * The element owns a pool of `blocks` DMABUFs (gst/dmabuf's block
+ * allocator, from `dma-heap`), each attached to the endpoint once
+ * (FUNCTIONFS_DMABUF_ATTACH when it is added, DETACH at stop). Up to
+ * `transfers` of them are queued to the USB controller at once
+ * (FUNCTIONFS_DMABUF_TRANSFER of `blocksize` bytes); create() waits for
+ * the oldest and pushes it as it is, a GstDmaBufAllocator memory. When
+ * downstream drops it, the block comes back through the allocator's
+ * released hook (any thread), which queues it again at once.
+ *
+ * Completion is waited on EXPLICITLY: a sync file exported with
+ * DMA_BUF_SYNC_WRITE (every fence, wherever the kernel filed it) right
+ * after the TRANSFER, polled with the unlock eventfd and the timeout, its
+ * status read, and closed, all before the block is pushed (and before any
+ * DETACH, docs/kernel-bugs.md 15). Before kernel fix 0145e7acd298 f_fs
+ * files an OUT transfer's fence as a reader, so an implicit wait for
+ * writers (poll(POLLIN), DMA_BUF_IOCTL_SYNC, an importer's own wait)
+ * sees the block ready before the host's data are in it
+ * (docs/kernel-bugs.md 13); waiting on every fence is right on both. A
+ * block is queued only when it came back (no reader left), since an
+ * unfixed TRANSFER on OUT does not wait for readers.
+ *
+ * The fence carries the request's status only, never its length
+ * (f_fs.c: ffs_epfile_dmabuf_io_complete() signals req->status, drops
+ * req->actual): a transfer that a short packet ended early cannot say how
+ * much arrived. With `short-check` the element writes a random 16-byte
+ * marker at each block's end before queueing it; a completed block whose
+ * marker is intact was not filled, and is an error naming the cause, never
+ * pushed with stale bytes. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstffssrc.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <gst/allocators/allocators.h>
+
+#include "gstdmabufblockallocator.h"
+#include "gstdmabufexporter.h"
+#include "gstdmabuffence.h"
+#include "gstffsuapi.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_ffs_src_debug);
+#define GST_CAT_DEFAULT gst_ffs_src_debug
+
+#define DEFAULT_BLOCKSIZE 65536
+#define MAX_BLOCKSIZE (64 * 1024 * 1024)
+#define DEFAULT_TIMEOUT 10000
+#define DEFAULT_TRANSFERS 4
+#define DEFAULT_BLOCKS 8
+#define MAX_BLOCKS 64
+#define DEFAULT_DMA_HEAP "system"
+#define DEFAULT_SHORT_CHECK TRUE
+#define MARKER_BYTES 16
+
+enum
+{
+  PROP_0,
+  PROP_ENDPOINT,
+  PROP_CAPS,
+  PROP_TIMEOUT,
+  PROP_TRANSFERS,
+  PROP_BLOCKS,
+  PROP_DMA_HEAP,
+  PROP_SHORT_CHECK,
+  PROP_STATS,
+};
+
+/* One queued TRANSFER: the block (our reference) and its sync file. */
+typedef struct
+{
+  GstMemory *block;
+  gint fence;
+} Transfer;
+
+typedef enum
+{
+  QUEUE_OK,
+  QUEUE_BUSY,                   /* a fence on the DMABUF is still pending */
+  QUEUE_FAILED,                 /* errno in *err */
+} QueueResult;
+
+struct _GstFfsSrc
+{
+  GstBaseSrc parent;
+
+  /* properties, under the object lock */
+  gchar *endpoint;
+  GstCaps *caps;
+  guint timeout;
+  guint transfers;
+  guint blocks;
+  gchar *dma_heap;
+  gboolean short_check;
+
+  /* fixed from start() to stop() */
+  gint ep;
+  gint cancel;                  /* eventfd: readable while unlocked */
+  GstDmabufBlockAllocator *pool;
+  gsize block_bytes;
+  guint timeout_ms;
+  guint max_queued;
+  gboolean check_short;
+  guint8 marker[MARKER_BYTES];
+
+  /* the queue: the streaming thread and the released hook */
+  GMutex lock;
+  GQueue queued;                /* Transfer *, oldest first */
+  gboolean flushing;            /* unlocked or stopping: queue nothing */
+  gint queue_errno;             /* the hook's last failed TRANSFER, or 0 */
+
+  /* stats, under the object lock */
+  guint64 n_transfers;
+  guint64 bytes;
+  guint64 dmabuf_imports;
+  guint64 timeouts;
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define gst_ffs_src_parent_class parent_class
+G_DEFINE_TYPE (GstFfsSrc, gst_ffs_src, GST_TYPE_BASE_SRC);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (ffssrc, "ffssrc", GST_RANK_NONE,
+    GST_TYPE_FFS_SRC,
+    GST_DEBUG_CATEGORY_INIT (gst_ffs_src_debug, "ffssrc", 0,
+        "FunctionFS source"));
+
+/* ---- the endpoint's DMABUF ioctls (the pool's attacher) ---- */
+
+static gboolean
+ffs_attach (gpointer target, gint fd, GError ** error)
+{
+  GstFfsSrc *self = target;
+
+  if (ioctl (self->ep, FUNCTIONFS_DMABUF_ATTACH, &fd) != 0) {
+    gint e = errno;
+
+    /* f_fs refuses a UDC without scatter-gather with EPERM */
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+        "FUNCTIONFS_DMABUF_ATTACH: %s%s", g_strerror (e), e == EPERM ?
+        " (the USB device controller has no scatter-gather support)" : "");
+    return FALSE;
+  }
+  GST_OBJECT_LOCK (self);
+  self->dmabuf_imports++;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static void
+ffs_detach (gpointer target, gint fd)
+{
+  GstFfsSrc *self = target;
+
+  if (ioctl (self->ep, FUNCTIONFS_DMABUF_DETACH, &fd) != 0)
+    GST_DEBUG_OBJECT (self, "DETACH of fd %d: %s", fd, g_strerror (errno));
+}
+
+static const GstDmabufAttacher attacher = {
+  ffs_attach,
+  ffs_detach,
+};
+
+/* ---- queueing ---- */
+
+static gboolean
+marker_write (GstFfsSrc * self, GstMemory * block)
+{
+  GstMapInfo map;
+
+  if (!gst_memory_map (block, &map, GST_MAP_WRITE))
+    return FALSE;
+  memcpy (map.data + map.size - MARKER_BYTES, self->marker, MARKER_BYTES);
+  gst_memory_unmap (block, &map);
+  return TRUE;
+}
+
+/* TRUE when the marker is still there: the host never wrote the block's
+ * last bytes, the transfer ended early. */
+static gboolean
+marker_intact (GstFfsSrc * self, GstMemory * block)
+{
+  GstMapInfo map;
+  gboolean intact;
+
+  if (!gst_memory_map (block, &map, GST_MAP_READ))
+    return FALSE;
+  intact = memcmp (map.data + map.size - MARKER_BYTES, self->marker,
+      MARKER_BYTES) == 0;
+  gst_memory_unmap (block, &map);
+  return intact;
+}
+
+/* Under self->lock. Queues @block (ours, full size); on QUEUE_OK the
+ * block's reference is the new transfer's. The endpoint fd is
+ * non-blocking: the ioctl never waits in the kernel. */
+static QueueResult
+queue_locked (GstFfsSrc * self, GstMemory * block, gint * err)
+{
+  struct usb_ffs_dmabuf_transfer_req req = {
+    .fd = gst_dmabuf_memory_get_fd (block),.flags = 0,
+    .length = self->block_bytes
+  };
+  Transfer *t;
+  gint fence;
+
+  if (self->check_short && !marker_write (self, block)) {
+    *err = EIO;
+    return QUEUE_FAILED;
+  }
+  gst_dmabuf_block_allocator_mark_queued (self->pool, block);
+  while (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) != 0) {
+    if (errno == EINTR)
+      continue;
+    *err = errno;
+    return *err == EBUSY ? QUEUE_BUSY : QUEUE_FAILED;
+  }
+  /* taken while the fence is pending, so that it carries the transfer's
+   * status; every fence, so right whichever way the kernel filed it */
+  fence = gst_dmabuf_fence_export (req.fd, TRUE, NULL);
+  t = g_new0 (Transfer, 1);
+  t->block = block;
+  t->fence = fence;
+  g_queue_push_tail (&self->queued, t);
+  if (fence < 0) {
+    /* queued all the same: the streaming thread reports it */
+    *err = errno ? errno : EIO;
+    return QUEUE_FAILED;
+  }
+  return QUEUE_OK;
+}
+
+/* The allocator's released hook: downstream dropped a block. Queued again
+ * at once unless unlocked, stopping, or enough are queued. */
+static void
+block_released (GstDmabufBlockAllocator * pool, GstMemory * block,
+    gpointer user_data)
+{
+  GstFfsSrc *self = user_data;
+  QueueResult r = QUEUE_FAILED;
+  gint err = 0;
+
+  g_mutex_lock (&self->lock);
+  if (!self->flushing && g_queue_get_length (&self->queued) < self->max_queued) {
+    r = queue_locked (self, block, &err);
+    if (r == QUEUE_FAILED && err != EBUSY && !g_queue_is_empty (&self->queued)
+        && ((Transfer *) g_queue_peek_tail (&self->queued))->block == block)
+      r = QUEUE_OK;             /* queued, its sync file failed: reported */
+    if (r == QUEUE_FAILED)
+      self->queue_errno = err;
+  }
+  g_mutex_unlock (&self->lock);
+  if (r != QUEUE_OK)
+    gst_dmabuf_block_allocator_put_free (pool, block);
+}
+
+/* ---- errors ---- */
+
+static void
+post_transfer_error (GstFfsSrc * self, const gchar * what, gint err)
+{
+  if (err == EAGAIN)
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host has not "
+            "enabled the interface of %s (not connected, or not configured)",
+            self->endpoint), ("%s: %s", what, g_strerror (err)));
+  else if (err == ESHUTDOWN || err == ECONNRESET || err == ENODEV)
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host disconnected or "
+            "disabled the interface of %s", self->endpoint),
+        ("%s: %s", what, g_strerror (err)));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("USB transfer on %s failed",
+            self->endpoint), ("%s: %s", what, g_strerror (err)));
+}
+
+/* ---- create ---- */
+
+/* Queues free blocks up to max_queued. GST_FLOW_OK, or an error posted.
+ * *busy: a block whose fences were pending (put back free), to wait on
+ * when nothing else is queued (-1: none). */
+static GstFlowReturn
+refill (GstFfsSrc * self, gint * busy)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMemory *block;
+  gint err = 0;
+
+  *busy = -1;
+  g_mutex_lock (&self->lock);
+  if (self->flushing) {
+    g_mutex_unlock (&self->lock);
+    return GST_FLOW_FLUSHING;
+  }
+  if (self->queue_errno) {
+    err = self->queue_errno;
+    self->queue_errno = 0;
+    g_mutex_unlock (&self->lock);
+    post_transfer_error (self, "FUNCTIONFS_DMABUF_TRANSFER", err);
+    return GST_FLOW_ERROR;
+  }
+  while (g_queue_get_length (&self->queued) < self->max_queued
+      && (block = gst_dmabuf_block_allocator_try_acquire (self->pool,
+              self->block_bytes)) != NULL) {
+    QueueResult r = queue_locked (self, block, &err);
+
+    if (r == QUEUE_OK)
+      continue;
+    if (r == QUEUE_BUSY) {
+      *busy = gst_dmabuf_memory_get_fd (block);
+      gst_dmabuf_block_allocator_put_free (self->pool, block);
+      break;
+    }
+    /* not queued, unless only its sync file failed */
+    if (g_queue_is_empty (&self->queued)
+        || ((Transfer *) g_queue_peek_tail (&self->queued))->block != block)
+      gst_dmabuf_block_allocator_put_free (self->pool, block);
+    ret = GST_FLOW_ERROR;
+    break;
+  }
+  g_mutex_unlock (&self->lock);
+  if (ret == GST_FLOW_ERROR)
+    post_transfer_error (self, "FUNCTIONFS_DMABUF_TRANSFER", err);
+  return ret;
+}
+
+static gint
+left_ms (GstFfsSrc * self, gint64 deadline)
+{
+  if (deadline < 0)
+    return -1;
+  return (gint) MAX (0, (deadline - g_get_monotonic_time ()) / 1000);
+}
+
+/* Nothing queued: every block is downstream, or one is busy. Waits for a
+ * block, interruptible, bounded by the deadline. */
+static GstFlowReturn
+wait_for_block (GstFfsSrc * self, gint busy, gint64 deadline)
+{
+  GstFlowReturn ret;
+
+  if (deadline >= 0 && g_get_monotonic_time () >= deadline) {
+    if (busy >= 0)
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("A DMABUF of %s stayed busy "
+              "for longer than the timeout of %u ms", self->endpoint,
+              self->timeout_ms), ("a fence of another device is pending"));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Downstream held all %u "
+              "blocks of %s for longer than the timeout of %u ms",
+              gst_dmabuf_block_allocator_get_n_blocks (self->pool),
+              self->endpoint, self->timeout_ms), ("raise blocks"));
+    return GST_FLOW_ERROR;
+  }
+  if (busy >= 0) {
+    gint fd = gst_dmabuf_fence_export (busy, TRUE, NULL);
+    gint ms = left_ms (self, deadline);
+
+    if (fd >= 0) {
+      GstDmabufFenceWait w = gst_dmabuf_fence_wait (fd, self->cancel,
+          ms < 0 ? 100 : MIN (ms, 100), NULL);
+      close (fd);
+      if (w == GST_DMABUF_FENCE_CANCELLED)
+        return GST_FLOW_FLUSHING;
+    }
+    return GST_FLOW_OK;
+  }
+  ret = gst_dmabuf_block_allocator_wait (self->pool, deadline);
+  /* the deadline is checked on the next round */
+  return ret == GST_FLOW_CUSTOM_ERROR ? GST_FLOW_OK : ret;
+}
+
+static GstFlowReturn
+gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
+    GstBuffer ** out)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  gint64 deadline = self->timeout_ms == 0 ? -1 :
+      g_get_monotonic_time () + (gint64) self->timeout_ms * 1000;
+  GstFlowReturn ret;
+  GError *error = NULL;
+  Transfer *t;
+  GstBuffer *buf;
+  gint status, busy;
+
+  for (;;) {
+    ret = refill (self, &busy);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    g_mutex_lock (&self->lock);
+    t = g_queue_peek_head (&self->queued);
+    g_mutex_unlock (&self->lock);
+    if (t)
+      break;
+    ret = wait_for_block (self, busy, deadline);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+
+  /* only this thread pops: t stays the head */
+  if (t->fence < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot wait for a USB "
+            "transfer on %s", self->endpoint),
+        ("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed"));
+    return GST_FLOW_ERROR;
+  }
+  switch (gst_dmabuf_fence_wait (t->fence, self->cancel,
+          self->timeout_ms == 0 ? -1 : (gint) self->timeout_ms, &error)) {
+    case GST_DMABUF_FENCE_SIGNALED:
+      break;
+    case GST_DMABUF_FENCE_CANCELLED:
+      return GST_FLOW_FLUSHING;
+    case GST_DMABUF_FENCE_TIMEOUT:
+      GST_OBJECT_LOCK (self);
+      self->timeouts++;
+      GST_OBJECT_UNLOCK (self);
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host sent no data "
+              "to %s: a transfer did not complete within the timeout of "
+              "%u ms", self->endpoint, self->timeout_ms),
+          ("%u transfers queued", self->max_queued));
+      return GST_FLOW_ERROR;
+    case GST_DMABUF_FENCE_FAILED:
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Waiting for a USB transfer "
+              "on %s failed", self->endpoint), ("%s", error->message));
+      g_clear_error (&error);
+      return GST_FLOW_ERROR;
+  }
+
+  /* status read and sync file closed while the block is still attached
+   * (docs/kernel-bugs.md 15) */
+  status = gst_dmabuf_fence_get_status (t->fence);
+  g_mutex_lock (&self->lock);
+  g_queue_pop_head (&self->queued);
+  g_mutex_unlock (&self->lock);
+  close (t->fence);
+  if (status < 0) {
+    gst_dmabuf_block_allocator_put_free (self->pool, t->block);
+    g_free (t);
+    post_transfer_error (self, "transfer fence", -status);
+    return GST_FLOW_ERROR;
+  }
+  if (self->check_short && marker_intact (self, t->block)) {
+    gst_dmabuf_block_allocator_put_free (self->pool, t->block);
+    g_free (t);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The USB host sent a transfer "
+            "shorter than blocksize (%" G_GSIZE_FORMAT " bytes) to %s: "
+            "FunctionFS's DMABUF interface does not report how many bytes "
+            "arrived, so the host must send whole blocks", self->block_bytes,
+            self->endpoint), ("a short packet ended the transfer early; set "
+            "blocksize to the host's transfer size"));
+    return GST_FLOW_ERROR;
+  }
+
+  gst_dmabuf_block_allocator_mark_outstanding (self->pool, t->block);
+  buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, t->block);
+  g_free (t);
+  GST_OBJECT_LOCK (self);
+  GST_BUFFER_OFFSET (buf) = self->bytes;
+  GST_BUFFER_OFFSET_END (buf) = self->bytes + self->block_bytes;
+  self->n_transfers++;
+  self->bytes += self->block_bytes;
+  GST_OBJECT_UNLOCK (self);
+  *out = buf;
+  return GST_FLOW_OK;
+}
+
+/* ---- caps ---- */
+
+static GstCaps *
+gst_ffs_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  GstCaps *caps;
+
+  GST_OBJECT_LOCK (self);
+  caps = self->caps ? gst_caps_ref (self->caps) : gst_caps_new_any ();
+  GST_OBJECT_UNLOCK (self);
+  if (filter) {
+    GstCaps *c = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = c;
+  }
+  return caps;
+}
+
+/* ---- unlock ---- */
+
+static gboolean
+gst_ffs_src_unlock (GstBaseSrc * bsrc)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  guint64 one = 1;
+
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_mutex_unlock (&self->lock);
+  if (self->pool)
+    gst_dmabuf_block_allocator_set_flushing (self->pool, TRUE);
+  if (self->cancel >= 0 && write (self->cancel, &one, sizeof (one)) < 0)
+    GST_WARNING_OBJECT (self, "eventfd write: %s", g_strerror (errno));
+  return TRUE;
+}
+
+static gboolean
+gst_ffs_src_unlock_stop (GstBaseSrc * bsrc)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  guint64 v;
+
+  /* non-blocking: EAGAIN when nothing was written */
+  if (self->cancel >= 0 && read (self->cancel, &v, sizeof (v)) < 0
+      && errno != EAGAIN)
+    GST_WARNING_OBJECT (self, "eventfd read: %s", g_strerror (errno));
+  if (self->pool)
+    gst_dmabuf_block_allocator_set_flushing (self->pool, FALSE);
+  g_mutex_lock (&self->lock);
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* ---- start, stop ---- */
+
+static void
+close_all (GstFfsSrc * self)
+{
+  Transfer *t;
+  GList *l;
+
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  /* every sync file before the DETACH that may free the fences' lock
+   * (docs/kernel-bugs.md 15) */
+  for (l = self->queued.head; l; l = l->next) {
+    t = l->data;
+    if (t->fence >= 0)
+      close (t->fence);
+    t->fence = -1;
+  }
+  g_mutex_unlock (&self->lock);
+  if (self->pool) {
+    /* no hook after this; the DETACHes cancel what is queued */
+    gst_dmabuf_block_allocator_close (self->pool);
+    while ((t = g_queue_pop_head (&self->queued)) != NULL) {
+      struct pollfd p = {.fd = gst_dmabuf_memory_get_fd (t->block),
+        .events = POLLOUT
+      };
+
+      /* on the DMABUF itself, never a sync file, after a DETACH */
+      if (poll (&p, 1, 1000) != 1)
+        GST_WARNING_OBJECT (self, "a cancelled transfer did not end in 1 s");
+      gst_memory_unref (t->block);
+      g_free (t);
+    }
+    gst_clear_object (&self->pool);
+  }
+  if (self->cancel >= 0)
+    close (self->cancel);
+  self->cancel = -1;
+  if (self->ep >= 0)
+    close (self->ep);
+  self->ep = -1;
+}
+
+/* The endpoint's descriptor: a bulk OUT endpoint, and its packet size. */
+static gboolean
+check_endpoint (GstFfsSrc * self, guint * max_packet)
+{
+  struct usb_endpoint_descriptor d;
+
+  memset (&d, 0, sizeof (d));
+  if (ioctl (self->ep, FUNCTIONFS_ENDPOINT_DESC, &d) != 0) {
+    post_transfer_error (self, "FUNCTIONFS_ENDPOINT_DESC", errno);
+    return FALSE;
+  }
+  if ((d.bmAttributes & USB_ENDPOINT_XFERTYPE_MASK) != USB_ENDPOINT_XFER_BULK
+      || (d.bEndpointAddress & USB_ENDPOINT_DIR_MASK) != USB_DIR_OUT) {
+    static const gchar *types[] = { "control", "isochronous", "bulk",
+      "interrupt"
+    };
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s is not a bulk OUT "
+            "endpoint: it is %s %s (address 0x%02x)", self->endpoint,
+            types[d.bmAttributes & USB_ENDPOINT_XFERTYPE_MASK],
+            (d.bEndpointAddress & USB_DIR_IN) ? "IN" : "OUT",
+            d.bEndpointAddress), ("ffssrc reads a bulk OUT endpoint; "
+            "ffssink writes a bulk IN one"));
+    return FALSE;
+  }
+  *max_packet = le16toh (d.wMaxPacketSize) & 0x7ff;
+  if (*max_packet == 0)
+    *max_packet = 512;
+  return TRUE;
+}
+
+static gboolean
+gst_ffs_src_start (GstBaseSrc * bsrc)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  GstDmabufExporter *exporter;
+  GError *error = NULL;
+  guint blocks, max_packet, i;
+  gchar *heap;
+
+  GST_OBJECT_LOCK (self);
+  self->timeout_ms = self->timeout;
+  self->max_queued = self->transfers;
+  self->check_short = self->short_check;
+  blocks = self->blocks;
+  heap = g_strdup (self->dma_heap);
+  self->n_transfers = self->bytes = self->dmabuf_imports = 0;
+  self->timeouts = 0;
+  GST_OBJECT_UNLOCK (self);
+  self->block_bytes = gst_base_src_get_blocksize (bsrc);
+  self->flushing = FALSE;
+  self->queue_errno = 0;
+
+  if (self->endpoint == NULL || self->endpoint[0] == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
+        ("set endpoint to the OUT endpoint file of a FunctionFS function, "
+            "e.g. /dev/ffs-NAME/ep2"));
+    goto fail;
+  }
+  if (self->max_queued > blocks) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("transfers (%u) cannot "
+            "exceed blocks (%u): valid transfers are 1 to %u",
+            self->max_queued, blocks, blocks), (NULL));
+    goto fail;
+  }
+  self->ep = open (self->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (self->ep < 0) {
+    gint e = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open the "
+            "FunctionFS endpoint %s: %s", self->endpoint, g_strerror (e)),
+        ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
+            "descriptors written, or closed)" : "open() failed"));
+    goto fail;
+  }
+  if (!check_endpoint (self, &max_packet))
+    goto fail;
+  /* a request must end on a packet boundary: only a short packet from the
+   * host then ends it early */
+  if (self->block_bytes < max_packet || self->block_bytes > MAX_BLOCKSIZE
+      || self->block_bytes % max_packet != 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("blocksize %"
+            G_GSIZE_FORMAT " is not valid for %s: valid are multiples of the "
+            "endpoint's max packet size %u, from %u to %u bytes",
+            self->block_bytes, self->endpoint, max_packet, max_packet,
+            MAX_BLOCKSIZE), (NULL));
+    goto fail;
+  }
+  self->cancel = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->cancel < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("eventfd: %s",
+            g_strerror (errno)), (NULL));
+    goto fail;
+  }
+
+  exporter = gst_dmabuf_exporter_new (heap, &error);
+  if (exporter == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message),
+        ("dma-heap: a heap name in /dev/dma_heap, a path, or udmabuf"));
+    g_clear_error (&error);
+    goto fail;
+  }
+  self->pool = gst_dmabuf_block_allocator_new (self->block_bytes, &attacher,
+      self);
+  for (i = 0; i < blocks; i++) {
+    gint fd = gst_dmabuf_exporter_alloc (exporter, self->block_bytes, &error);
+
+    if (fd < 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate a "
+              "DMABUF of %" G_GSIZE_FORMAT " bytes from %s",
+              self->block_bytes,
+              gst_dmabuf_exporter_get_description (exporter)),
+          ("%s", error->message));
+      break;
+    }
+    if (!gst_dmabuf_block_allocator_add_block (self->pool, fd, &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot attach a DMABUF to "
+              "%s: %s", self->endpoint, error->message), (NULL));
+      break;
+    }
+  }
+  gst_object_unref (exporter);
+  if (error) {
+    g_clear_error (&error);
+    goto fail;
+  }
+  for (i = 0; i < MARKER_BYTES; i += 4) {
+    guint32 r = g_random_int ();
+    memcpy (self->marker + i, &r, 4);
+  }
+  gst_dmabuf_block_allocator_set_released_func (self->pool, block_released,
+      self);
+  g_free (heap);
+  GST_DEBUG_OBJECT (self, "%s: %u blocks of %" G_GSIZE_FORMAT " bytes, %u "
+      "queued, max packet %u", self->endpoint, blocks, self->block_bytes,
+      self->max_queued, max_packet);
+  return TRUE;
+
+fail:
+  g_free (heap);
+  close_all (self);
+  return FALSE;
+}
+
+static gboolean
+gst_ffs_src_stop (GstBaseSrc * bsrc)
+{
+  close_all (GST_FFS_SRC (bsrc));
+  return TRUE;
+}
+
+/* ---- properties ---- */
+
+static GstStructure *
+get_stats (GstFfsSrc * self)
+{
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("ffssrc-stats",
+      "transfers", G_TYPE_UINT64, self->n_transfers,
+      "bytes", G_TYPE_UINT64, self->bytes,
+      "bytes-copied", G_TYPE_UINT64, (guint64) 0,
+      "dmabuf-imports", G_TYPE_UINT64, self->dmabuf_imports,
+      "timeouts", G_TYPE_UINT64, self->timeouts, NULL);
+  GST_OBJECT_UNLOCK (self);
+  return s;
+}
+
+static void
+gst_ffs_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstFfsSrc *self = GST_FFS_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_free (self->endpoint);
+      self->endpoint = g_value_dup_string (value);
+      break;
+    case PROP_CAPS:
+      gst_caps_replace (&self->caps, (GstCaps *) gst_value_get_caps (value));
+      break;
+    case PROP_TIMEOUT:
+      self->timeout = g_value_get_uint (value);
+      break;
+    case PROP_TRANSFERS:
+      self->transfers = g_value_get_uint (value);
+      break;
+    case PROP_BLOCKS:
+      self->blocks = g_value_get_uint (value);
+      break;
+    case PROP_DMA_HEAP:
+      g_free (self->dma_heap);
+      self->dma_heap = g_value_dup_string (value);
+      break;
+    case PROP_SHORT_CHECK:
+      self->short_check = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_ffs_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstFfsSrc *self = GST_FFS_SRC (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, get_stats (self));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_value_set_string (value, self->endpoint);
+      break;
+    case PROP_CAPS:
+      gst_value_set_caps (value, self->caps);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
+    case PROP_TRANSFERS:
+      g_value_set_uint (value, self->transfers);
+      break;
+    case PROP_BLOCKS:
+      g_value_set_uint (value, self->blocks);
+      break;
+    case PROP_DMA_HEAP:
+      g_value_set_string (value, self->dma_heap);
+      break;
+    case PROP_SHORT_CHECK:
+      g_value_set_boolean (value, self->short_check);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_ffs_src_finalize (GObject * object)
+{
+  GstFfsSrc *self = GST_FFS_SRC (object);
+
+  g_free (self->endpoint);
+  g_free (self->dma_heap);
+  gst_caps_replace (&self->caps, NULL);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_ffs_src_class_init (GstFfsSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS (klass);
+  const GParamFlags rw_ready = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+
+  gobject_class->set_property = gst_ffs_src_set_property;
+  gobject_class->get_property = gst_ffs_src_get_property;
+  gobject_class->finalize = gst_ffs_src_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
+      g_param_spec_string ("endpoint", "Endpoint", "The bulk OUT endpoint "
+          "file of a FunctionFS function whose ep0 another program has set "
+          "up, e.g. /dev/ffs-NAME/ep2", NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_CAPS,
+      g_param_spec_boxed ("caps", "Caps", "The format of the stream the USB "
+          "host sends, e.g. audio/x-raw,format=S16LE,channels=2,rate=48000,"
+          "layout=interleaved (unset: none, ANY)", GST_TYPE_CAPS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint ("timeout", "Timeout", "Milliseconds a transfer may "
+          "wait for the USB host before the element fails with an error "
+          "(0: wait for ever, still interruptible)", 0, G_MAXINT,
+          DEFAULT_TIMEOUT, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TRANSFERS,
+      g_param_spec_uint ("transfers", "Transfers", "Transfers of blocksize "
+          "bytes kept queued to the USB controller (at most blocks)",
+          1, MAX_BLOCKS, DEFAULT_TRANSFERS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_BLOCKS,
+      g_param_spec_uint ("blocks", "Blocks", "DMABUFs of blocksize bytes in "
+          "the element's pool: the queued transfers and the buffers "
+          "downstream holds", 1, MAX_BLOCKS, DEFAULT_BLOCKS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_DMA_HEAP,
+      g_param_spec_string ("dma-heap", "DMA heap", "Where the pool's DMABUFs "
+          "come from: a heap name in /dev/dma_heap, a path to a heap device, "
+          "or udmabuf (\"system\" falls back to udmabuf)", DEFAULT_DMA_HEAP,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SHORT_CHECK,
+      g_param_spec_boolean ("short-check", "Short check", "Detect a transfer "
+          "the host ended before blocksize bytes (a marker at each block's "
+          "end) and fail instead of pushing stale bytes", DEFAULT_SHORT_CHECK,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
+          "or last stream: transfers (completed), bytes, bytes-copied "
+          "(always 0), dmabuf-imports (DMABUFs attached), timeouts",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "FunctionFS source", "Source/Hardware",
+      "Reads a stream from a USB gadget's bulk OUT endpoint through Linux "
+      "FunctionFS into DMABUFs, zero-copy", "gst-iio contributors");
+
+  bsrc_class->start = GST_DEBUG_FUNCPTR (gst_ffs_src_start);
+  bsrc_class->stop = GST_DEBUG_FUNCPTR (gst_ffs_src_stop);
+  bsrc_class->create = GST_DEBUG_FUNCPTR (gst_ffs_src_create);
+  bsrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_ffs_src_get_caps);
+  bsrc_class->unlock = GST_DEBUG_FUNCPTR (gst_ffs_src_unlock);
+  bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_ffs_src_unlock_stop);
+}
+
+static void
+gst_ffs_src_init (GstFfsSrc * self)
+{
+  self->timeout = DEFAULT_TIMEOUT;
+  self->transfers = DEFAULT_TRANSFERS;
+  self->blocks = DEFAULT_BLOCKS;
+  self->dma_heap = g_strdup (DEFAULT_DMA_HEAP);
+  self->short_check = DEFAULT_SHORT_CHECK;
+  self->ep = -1;
+  self->cancel = -1;
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->queued);
+  /* the USB host paces the stream, as a network peer would: live, each
+   * buffer stamped with the running time its transfer completed */
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  gst_base_src_set_do_timestamp (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_blocksize (GST_BASE_SRC (self), DEFAULT_BLOCKSIZE);
+}
