@@ -18,6 +18,8 @@
  *               disconnects 1; the same with the UDC unbound and bound
  *   unbind      the UDC unbound mid-stream: the error names the UNBIND
  *   removed     the function unlinked from the gadget mid-stream: error
+ *   src-own     ffssrc function= (a bulk OUT function of its own): the
+ *               host's 20 blocks exact in filesink
  *   cycles      200 READY-PLAYING-EOS-READY cycles (the function stays
  *               enumerated) and 10 NULL cycles (ep0 closed, reopened,
  *               bound again), the host reading: fds and DMABUFs of this
@@ -46,7 +48,7 @@ typedef struct
 {
   libusb_context *ctx;
   libusb_device_handle *usb;
-  unsigned char ep_in;
+  unsigned char ep_in;          /* the function's endpoint, IN or OUT */
 } Host;
 
 static Host host;
@@ -55,7 +57,7 @@ static Host host;
  * endpoint the function's descriptors gave (wMaxPacketSize 512: high
  * speed). */
 static void
-host_open (void)
+host_open_dir (int dir)
 {
   struct libusb_config_descriptor *cfg = NULL;
   const struct libusb_interface_descriptor *alt;
@@ -78,14 +80,21 @@ host_open (void)
       "endpoints, not vendor-specific with 1", alt->bInterfaceClass,
       alt->bNumEndpoints);
   host.ep_in = alt->endpoint[0].bEndpointAddress;
-  CHECK ((host.ep_in & LIBUSB_ENDPOINT_IN)
+  CHECK ((host.ep_in & LIBUSB_ENDPOINT_DIR_MASK) == dir
       && (alt->endpoint[0].bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_BULK
       && alt->endpoint[0].wMaxPacketSize == 512, "endpoint 0x%02x, "
-      "attributes 0x%02x, %d bytes: not bulk IN of 512", host.ep_in,
-      alt->endpoint[0].bmAttributes, alt->endpoint[0].wMaxPacketSize);
+      "attributes 0x%02x, %d bytes: not bulk %s of 512", host.ep_in,
+      alt->endpoint[0].bmAttributes, alt->endpoint[0].wMaxPacketSize,
+      dir == LIBUSB_ENDPOINT_IN ? "IN" : "OUT");
   libusb_free_config_descriptor (cfg);
   r = libusb_claim_interface (host.usb, 0);
   CHECK (r == 0, "libusb_claim_interface: %s", libusb_error_name (r));
+}
+
+static void
+host_open (void)
+{
+  host_open_dir (LIBUSB_ENDPOINT_IN);
 }
 
 static void
@@ -577,6 +586,51 @@ run_cycles (void)
       count_fds (), dmabufs_first, count_dmabufs ());
 }
 
+/* ffssrc function=: the element owns a bulk OUT function the same way;
+ * the host writes 20 blocks, filesink gets them exact. */
+#define SRC_BLOCK 16384
+#define SRC_BLOCKS 20
+#define SRC_OUT "/tmp/ffssink-faults-vm.src"
+
+static void
+run_src_own (void)
+{
+  GstElement *p = launch ("ffssrc name=src function=" FFS_DIR " blocksize="
+      G_STRINGIFY (SRC_BLOCK) " num-buffers=" G_STRINGIFY (SRC_BLOCKS)
+      " ! filesink location=" SRC_OUT);
+  uint8_t *want = g_malloc ((size_t) SRC_BLOCK * SRC_BLOCKS);
+  gchar *got = NULL;
+  gsize len = 0;
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *m;
+
+  pattern (want, (size_t) SRC_BLOCK * SRC_BLOCKS, 5);
+  CHECK (gst_element_set_state (p, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS, "src-own: READY failed (the function's ep0)");
+  run_helper ("bind " NAME, NULL, 0);
+  host_open_dir (LIBUSB_ENDPOINT_OUT);
+  CHECK (gst_element_set_state (p, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE, "src-own: PLAYING failed");
+  for (int i = 0; i < SRC_BLOCKS; i++)
+    host_bulk_exact (host.usb, host.ep_in, want + (size_t) i * SRC_BLOCK,
+        SRC_BLOCK, "src-own");
+  m = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+      GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  CHECK (m != NULL, "src-own: no EOS within 20 s");
+  expect_eos (m, "src-own");
+  gst_object_unref (bus);
+  CHECK (g_file_get_contents (SRC_OUT, &got, &len, NULL)
+      && len == (gsize) SRC_BLOCK * SRC_BLOCKS
+      && memcmp (got, want, len) == 0, "src-own: %s has %zu bytes, not the "
+      "host's %d exact", SRC_OUT, len, SRC_BLOCK * SRC_BLOCKS);
+  CHECK (stat_u64 (p, "src", "bytes-copied") == 0, "src-own: copied");
+  printf ("src-own: ffssrc function=: the host's %d blocks of %d bytes "
+      "exact, bytes-copied 0\n", SRC_BLOCKS, SRC_BLOCK);
+  g_free (got);
+  g_free (want);
+  own_down (p, "src-own");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -599,6 +653,7 @@ main (int argc, char **argv)
   run_reconnect ("unbind " NAME, "bind " NAME, "reconnect-unbind");
   run_fault ("unbind " NAME, "unbind", "disconnected from", "UNBIND");
   run_cycles ();
+  run_src_own ();
   run_fault ("remove-function " NAME, "removed", "disconnected from", "UNBIND");
 
   run_helper ("teardown " NAME, NULL, 0);
