@@ -30,6 +30,8 @@
 #include "gstdmabufexporter.h"
 #include "gstdmabuffence.h"
 #include "gstdmabufimportcache.h"
+#include "gstffsfunction.h"
+#include "gstffspool.h"
 #include "gstffsuapi.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_ffs_sink_debug);
@@ -38,6 +40,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_ffs_sink_debug);
 #define DEFAULT_TIMEOUT 10000
 #define DEFAULT_MAX_TRANSFERS 4
 #define DEFAULT_DMA_HEAP "system"
+#define DEFAULT_ON_DISCONNECT GST_FFS_SINK_ON_DISCONNECT_ERROR
+#define DEFAULT_RECONNECT_TIMEOUT 60000
+/* How long a failed transfer waits for ep0's event that names its cause
+ * (the fence may signal before the event thread read the DISABLE). */
+#define CAUSE_WAIT_MS 1000
+/* ...and how long a DISABLE waits for an UNBIND right behind it */
+#define UNBIND_WAIT_MS 200
+#define INTERFACE_NAME "gst-iio ffssink"
 /* The smallest DMABUF the copy path allocates. */
 #define MIN_COPY_BLOCK 65536
 
@@ -45,11 +55,40 @@ enum
 {
   PROP_0,
   PROP_ENDPOINT,
+  PROP_FUNCTION,
+  PROP_ON_DISCONNECT,
+  PROP_RECONNECT_TIMEOUT,
   PROP_TIMEOUT,
   PROP_MAX_TRANSFERS,
   PROP_DMA_HEAP,
+  PROP_OFFER_POOL,
   PROP_STATS,
 };
+
+typedef enum
+{
+  GST_FFS_SINK_ON_DISCONNECT_ERROR,
+  GST_FFS_SINK_ON_DISCONNECT_WAIT,
+} GstFfsSinkOnDisconnect;
+
+#define GST_TYPE_FFS_SINK_ON_DISCONNECT (on_disconnect_get_type ())
+static GType
+on_disconnect_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_FFS_SINK_ON_DISCONNECT_ERROR, "Fail with an error naming the cause",
+        "error"},
+    {GST_FFS_SINK_ON_DISCONNECT_WAIT, "Wait (reconnect-timeout) for the host "
+          "to enable the interface again and go on", "wait"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstFfsSinkOnDisconnect", values));
+  return (GType) type;
+}
 
 /* One queued TRANSFER: what it sends stays referenced until the fence
  * signalled. */
@@ -75,11 +114,21 @@ struct _GstFfsSink
 
   /* properties, under the object lock */
   gchar *endpoint;
+  gchar *function;
+  GstFfsSinkOnDisconnect on_disconnect;
+  guint reconnect_timeout;
   guint timeout;
   guint max_transfers;
   gchar *dma_heap;
+  gboolean offer_pool;
 
+  /* the function we own (function=): from NULL_TO_READY to READY_TO_NULL */
+  GstFfsFunction *fn;
   /* streaming state: the streaming thread, start() and stop() */
+  gchar *ep_path;               /* the endpoint file in use */
+  GstFfsSinkOnDisconnect disconnect_mode;
+  guint reconnect_ms;
+  guint enables_seen;           /* the function's ENABLE count we stream in */
   gint ep;
   gint cancel;                  /* eventfd: readable while unlocked */
   GstDmabufImportCache *imports;
@@ -97,6 +146,7 @@ struct _GstFfsSink
   guint64 bytes_copied;
   gint dmabuf_imports;          /* atomic: counted under the cache's lock */
   guint64 timeouts;
+  guint64 disconnects;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -130,11 +180,31 @@ ffs_attach (gpointer target, gint fd, GError ** error)
   return TRUE;
 }
 
+/* The function of ours is not bound to a UDC: f_fs's DETACH and TRANSFER
+ * dereference the gadget, NULL then, and oops the kernel
+ * (docs/kernel-bugs.md 16). Closing the endpoint file detaches every
+ * DMABUF without it. With endpoint= there is no knowing. */
+static gboolean
+fn_unbound (GstFfsSink * self)
+{
+  GstFfsFunctionState st;
+
+  if (self->fn == NULL)
+    return FALSE;
+  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+  return st == GST_FFS_FUNCTION_UNBOUND || st == GST_FFS_FUNCTION_GONE;
+}
+
 static void
 ffs_detach (gpointer target, gint fd)
 {
   GstFfsSink *self = target;
 
+  if (fn_unbound (self)) {
+    GST_DEBUG_OBJECT (self, "no DETACH of fd %d while unbound: the close of "
+        "the endpoint file detaches it", fd);
+    return;
+  }
   if (ioctl (self->ep, FUNCTIONFS_DMABUF_DETACH, &fd) != 0)
     GST_DEBUG_OBJECT (self, "DETACH of fd %d: %s", fd, g_strerror (errno));
 }
@@ -160,19 +230,116 @@ static const GstDmabufAttacher import_attacher = {
 
 /* ---- errors ---- */
 
+/* @cause: what ep0 told (a function of ours), or NULL */
 static void
-post_transfer_error (GstFfsSink * self, const gchar * what, gint err)
+post_transfer_error (GstFfsSink * self, const gchar * what, gint err,
+    const gchar * cause)
 {
-  if (err == ESHUTDOWN || err == ECONNRESET || err == EAGAIN || err == ENODEV)
+  if (cause)
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected "
+            "from %s: %s", self->ep_path, cause),
+        ("%s: %s", what, g_strerror (err)));
+  else if (err == ESHUTDOWN || err == ECONNRESET || err == EAGAIN
+      || err == ENODEV)
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected or "
-            "disabled the interface of %s", self->endpoint),
+            "disabled the interface of %s", self->ep_path),
         ("%s: %s", what, g_strerror (err)));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("USB transfer on %s failed",
-            self->endpoint), ("%s: %s", what, g_strerror (err)));
+            self->ep_path), ("%s: %s", what, g_strerror (err)));
 }
 
 /* ---- transfers in flight ---- */
+
+static GstFlowReturn wait_enabled (GstFfsSink * self, guint timeout_ms,
+    const gchar * after);
+static void transfer_release (GstFfsSink * self, Transfer * t);
+
+static void
+post_disconnect_message (GstFfsSink * self, const gchar * name,
+    const gchar * cause)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new (name, "cause", G_TYPE_STRING, cause, NULL)));
+}
+
+/* on-disconnect=wait: the transfers queued before the disconnect were
+ * cancelled by the kernel (their fences signal with an error): each is
+ * waited for (bounded) and dropped, then the host's next ENABLE. */
+static GstFlowReturn
+reconnect (GstFfsSink * self, const gchar * cause)
+{
+  Transfer *t;
+
+  GST_OBJECT_LOCK (self);
+  self->disconnects++;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "disconnected: %s", cause);
+  post_disconnect_message (self, "ffssink-disconnected", cause);
+  while ((t = g_queue_peek_head (&self->inflight)) != NULL) {
+    switch (gst_dmabuf_fence_wait (t->fence, self->cancel, self->timeout_ms,
+            NULL)) {
+      case GST_DMABUF_FENCE_SIGNALED:
+        break;
+      case GST_DMABUF_FENCE_CANCELLED:
+        return GST_FLOW_FLUSHING;
+      default:
+        GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("A USB transfer on %s "
+                "did not end within %u ms of the host's disconnect",
+                self->ep_path, self->timeout_ms), ("%s", cause));
+        return GST_FLOW_ERROR;
+    }
+    g_queue_pop_head (&self->inflight);
+    transfer_release (self, t);
+  }
+  return wait_enabled (self, self->reconnect_ms, cause);
+}
+
+/* A transfer failed with @err (errno). Without a function of ours: the
+ * error. With one: ep0's state names the cause; with on-disconnect=wait a
+ * disconnect is waited out (GST_FLOW_OK: go on with the next transfer). */
+static GstFlowReturn
+transfer_failed (GstFfsSink * self, const gchar * what, gint err)
+{
+  GstFfsFunctionState st;
+  guint enables;
+  const gchar *cause;
+
+  if (self->fn == NULL) {
+    post_transfer_error (self, what, err, NULL);
+    return GST_FLOW_ERROR;
+  }
+  st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+  if (st == GST_FFS_FUNCTION_ENABLED && enables == self->enables_seen) {
+    /* the fence may signal before ep0's event is read */
+    if (gst_ffs_function_wait (self->fn, FALSE, self->cancel,
+            CAUSE_WAIT_MS) == GST_FFS_FUNCTION_WAIT_CANCELLED)
+      return GST_FLOW_FLUSHING;
+    st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+  }
+  /* an unbind is a DISABLE, then an UNBIND: name the latter if it comes */
+  if (st == GST_FFS_FUNCTION_BOUND) {
+    if (gst_ffs_function_wait_change (self->fn, st, self->cancel,
+            UNBIND_WAIT_MS) == GST_FFS_FUNCTION_WAIT_CANCELLED)
+      return GST_FLOW_FLUSHING;
+    st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+  }
+  if (st == GST_FFS_FUNCTION_ENABLED && enables == self->enables_seen) {
+    /* the interface stayed enabled: not a disconnect */
+    post_transfer_error (self, what, err, NULL);
+    return GST_FLOW_ERROR;
+  }
+  cause = st == GST_FFS_FUNCTION_ENABLED ? "the USB host reset or "
+      "reconnected the device (DISABLE, then ENABLE again)" :
+      gst_ffs_function_describe_state (st);
+  if (self->disconnect_mode == GST_FFS_SINK_ON_DISCONNECT_ERROR
+      || st == GST_FFS_FUNCTION_GONE) {
+    post_transfer_error (self, what, err, cause);
+    return GST_FLOW_ERROR;
+  }
+  return reconnect (self, cause);
+}
 
 static void
 transfer_release (GstFfsSink * self, Transfer * t)
@@ -199,6 +366,7 @@ wait_oldest (GstFfsSink * self)
 {
   Transfer *t = g_queue_peek_head (&self->inflight);
   GError *error = NULL;
+  gboolean suspended;
   gint status;
 
   g_return_val_if_fail (t != NULL, GST_FLOW_ERROR);
@@ -212,25 +380,27 @@ wait_oldest (GstFfsSink * self)
       GST_OBJECT_LOCK (self);
       self->timeouts++;
       GST_OBJECT_UNLOCK (self);
+      suspended = FALSE;
+      if (self->fn)
+        gst_ffs_function_get_state (self->fn, NULL, &suspended);
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host stopped "
-              "reading %s: a transfer took longer than the timeout of %u ms",
-              self->endpoint, self->timeout_ms),
+              "reading %s: a transfer took longer than the timeout of %u ms%s",
+              self->ep_path, self->timeout_ms, suspended ? " (the host "
+              "suspended the bus)" : ""),
           ("%u transfers queued", g_queue_get_length (&self->inflight)));
       return GST_FLOW_ERROR;
     case GST_DMABUF_FENCE_FAILED:
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Waiting for a USB transfer "
-              "on %s failed", self->endpoint), ("%s", error->message));
+              "on %s failed", self->ep_path), ("%s", error->message));
       g_clear_error (&error);
       return GST_FLOW_ERROR;
   }
   status = gst_dmabuf_fence_get_status (t->fence);
   g_queue_pop_head (&self->inflight);
   transfer_release (self, t);
-  if (status < 0) {
-    post_transfer_error (self, "transfer fence", -status);
-    return GST_FLOW_ERROR;
-  }
+  if (status < 0)
+    return transfer_failed (self, "transfer fence", -status);
   return GST_FLOW_OK;
 }
 
@@ -285,21 +455,38 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
   /* the endpoint fd is non-blocking: the kernel never waits in the ioctl
    * (for the interface to be enabled, or for writers still on the
    * DMABUF); EBUSY means a writer's fence is pending, waited on here */
-  while (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) != 0) {
-    gint e = errno, wfd;
-    gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+  for (;;) {
+    gint e, wfd;
+    gint64 left;
     GstDmabufFenceWait w;
+
+    if (fn_unbound (self))
+      e = ENODEV;               /* not to the kernel: kernel-bugs 16 */
+    else if (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) == 0)
+      break;
+    else
+      e = errno;
+    left = (deadline - g_get_monotonic_time ()) / 1000;
 
     if (e == EINTR)
       continue;
+    if (e != EBUSY && self->fn && (e == EAGAIN || e == ESHUTDOWN
+            || e == ECONNRESET || e == ENODEV)) {
+      ret = transfer_failed (self, "FUNCTIONFS_DMABUF_TRANSFER", e);
+      if (ret != GST_FLOW_OK)
+        goto fail;
+      /* reconnected: the same transfer again */
+      deadline = g_get_monotonic_time () + (gint64) self->timeout_ms * 1000;
+      continue;
+    }
     if (e != EBUSY) {
       if (e == EAGAIN)
         GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host has not "
                 "enabled the interface of %s (not connected, or not "
-                "configured)", self->endpoint),
+                "configured)", self->ep_path),
             ("FUNCTIONFS_DMABUF_TRANSFER: %s", g_strerror (e)));
       else
-        post_transfer_error (self, "FUNCTIONFS_DMABUF_TRANSFER", e);
+        post_transfer_error (self, "FUNCTIONFS_DMABUF_TRANSFER", e, NULL);
       ret = GST_FLOW_ERROR;
       goto fail;
     }
@@ -377,7 +564,7 @@ copy_block_new (GstFfsSink * self, gsize size)
   }
   if (!ffs_attach (self, fd, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
-            "%s: %s", self->endpoint, error->message), (NULL));
+            "%s: %s", self->ep_path, error->message), (NULL));
     g_clear_error (&error);
     close (fd);
     return NULL;
@@ -467,7 +654,7 @@ render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
 
   if (!gst_dmabuf_import_cache_import (self->imports, mem, &ino, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
-            "%s: %s", self->endpoint, error->message), (NULL));
+            "%s: %s", self->ep_path, error->message), (NULL));
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
@@ -477,6 +664,47 @@ render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
   return queue_transfer (self, gst_dmabuf_memory_get_fd (mem), mem->size, t);
 }
 
+/* ---- the function's state ---- */
+
+/* Waits (at most @timeout_ms, unlockable) until the host has the
+ * interface enabled; @after: the disconnect this is a reconnect after, or
+ * NULL for the stream's start. */
+static GstFlowReturn
+wait_enabled (GstFfsSink * self, guint timeout_ms, const gchar * after)
+{
+  GstFfsFunctionState st;
+
+  switch (gst_ffs_function_wait (self->fn, TRUE, self->cancel, timeout_ms)) {
+    case GST_FFS_FUNCTION_WAIT_DONE:
+      break;
+    case GST_FFS_FUNCTION_WAIT_CANCELLED:
+      return GST_FLOW_FLUSHING;
+    case GST_FFS_FUNCTION_WAIT_TIMEOUT:
+    default:
+      st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+      if (after)
+        GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected "
+                "from %s and did not come back within reconnect-timeout "
+                "(%u ms)", self->ep_path, timeout_ms),
+            ("disconnect: %s; now: %s", after,
+                gst_ffs_function_describe_state (st)));
+      else
+        GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host did not "
+                "enable the interface of %s within the timeout of %u ms: %s",
+                self->ep_path, timeout_ms,
+                gst_ffs_function_describe_state (st)),
+            ("bind the gadget to a UDC (its configfs UDC file) once the "
+                "element is in READY, and connect a host"));
+      return GST_FLOW_ERROR;
+  }
+  gst_ffs_function_get_state (self->fn, &self->enables_seen, NULL);
+  if (after) {
+    GST_INFO_OBJECT (self, "reconnected after: %s", after);
+    post_disconnect_message (self, "ffssink-reconnected", after);
+  }
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
@@ -484,11 +712,25 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   GstFlowReturn ret = GST_FLOW_OK;
   guint i, n = gst_buffer_n_memory (buffer);
 
+  /* the stream starts once the host has enabled the interface; later
+   * disconnects show as failed transfers (transfer_failed) */
+  if (self->fn && self->enables_seen == 0) {
+    ret = wait_enabled (self, self->timeout_ms, NULL);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+
   for (i = 0; i < n && ret == GST_FLOW_OK; i++) {
     GstMemory *mem = gst_buffer_peek_memory (buffer, i);
 
     if (mem->size == 0)
       continue;
+    /* an ATTACH while unbound fails (EPERM), a TRANSFER oopses */
+    if (fn_unbound (self)) {
+      ret = transfer_failed (self, "USB gadget", ENODEV);
+      if (ret != GST_FLOW_OK)
+        break;
+    }
     /* the uapi sends a DMABUF from its start: other offsets are copied */
     if (gst_is_dmabuf_memory (mem) && mem->offset == 0)
       ret = render_dmabuf (self, buffer, mem);
@@ -496,6 +738,48 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
       ret = render_copy (self, mem);
   }
   return ret;
+}
+
+/* ---- a pool for CPU producers ---- */
+
+/* Upstream gets a pool of DMABUFs of ours (gstffspool.h): a CPU producer
+ * writes straight into memory that goes to the controller as it is.
+ * Buffers of 64 KiB; as many as can be in flight, plus two for the
+ * producer. Only for raw audio: the sink sends a buffer's size, and a pool
+ * buffer's size is the pool's unless the producer sets it. Raw audio
+ * sources set it (what they write is not in the caps); GstBaseSrc with a
+ * pool does not (filesrc writes blocksize bytes into the buffer and
+ * leaves the rest), so for other caps the copy path is the safe one. */
+static gboolean
+gst_ffs_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
+{
+  GstFfsSink *self = GST_FFS_SINK (bsink);
+  GstBufferPool *pool;
+  GstStructure *config;
+  GstCaps *caps;
+  gboolean need_pool, offer;
+  guint n = self->max_inflight + 2;
+
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  GST_OBJECT_LOCK (self);
+  offer = self->offer_pool;
+  GST_OBJECT_UNLOCK (self);
+  if (self->exporter == NULL || !need_pool || !offer || caps == NULL
+      || gst_caps_is_any (caps) || gst_caps_get_size (caps) == 0
+      || !gst_structure_has_name (gst_caps_get_structure (caps, 0),
+          "audio/x-raw"))
+    return TRUE;
+  pool = gst_ffs_pool_new (self->exporter);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, MIN_COPY_BLOCK, n, n);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    GST_DEBUG_OBJECT (self, "the pool refused its configuration");
+    gst_object_unref (pool);
+    return TRUE;
+  }
+  gst_query_add_allocation_pool (query, pool, MIN_COPY_BLOCK, n, n);
+  gst_object_unref (pool);
+  return TRUE;
 }
 
 /* ---- events, unlock ---- */
@@ -551,25 +835,34 @@ gst_ffs_sink_start (GstBaseSink * bsink)
   GST_OBJECT_LOCK (self);
   self->timeout_ms = self->timeout;
   self->max_inflight = self->max_transfers;
+  self->disconnect_mode = self->on_disconnect;
+  self->reconnect_ms = self->reconnect_timeout;
   heap = g_strdup (self->dma_heap);
   self->transfers = self->bytes = self->bytes_copied = 0;
-  self->timeouts = 0;
+  self->timeouts = self->disconnects = 0;
   g_atomic_int_set (&self->dmabuf_imports, 0);
+  g_free (self->ep_path);
+  /* function= wins over endpoint= */
+  self->ep_path = self->fn ?
+      g_strdup (gst_ffs_function_get_endpoint (self->fn)) :
+      g_strdup (self->endpoint);
   GST_OBJECT_UNLOCK (self);
+  self->enables_seen = 0;
 
-  if (self->endpoint == NULL || self->endpoint[0] == '\0') {
+  if (self->ep_path == NULL || self->ep_path[0] == '\0') {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
-        ("set endpoint to the IN endpoint file of a FunctionFS function, "
-            "e.g. /dev/ffs-NAME/ep1"));
+        ("set function to the mount point of a FunctionFS function "
+            "(e.g. /dev/ffs-NAME), or endpoint to the IN endpoint file of "
+            "one whose ep0 another program set up (e.g. /dev/ffs-NAME/ep1)"));
     g_free (heap);
     return FALSE;
   }
-  self->ep = open (self->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  self->ep = open (self->ep_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (self->ep < 0) {
     gint e = errno;
 
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot open the "
-            "FunctionFS endpoint %s: %s", self->endpoint, g_strerror (e)),
+            "FunctionFS endpoint %s: %s", self->ep_path, g_strerror (e)),
         ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
             "descriptors written, or closed)" : "open() failed"));
     g_free (heap);
@@ -599,7 +892,7 @@ gst_ffs_sink_start (GstBaseSink * bsink)
   self->copy_blocks = g_ptr_array_new ();
   g_queue_init (&self->inflight);
   g_queue_init (&self->copy_free);
-  GST_DEBUG_OBJECT (self, "opened %s", self->endpoint);
+  GST_DEBUG_OBJECT (self, "opened %s", self->ep_path);
   return TRUE;
 }
 
@@ -654,7 +947,49 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
   self->cancel = -1;
   close (self->ep);
   self->ep = -1;
+  /* ep0 (a function of ours) stays open until READY_TO_NULL */
   return TRUE;
+}
+
+static GstStateChangeReturn
+gst_ffs_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  GstFfsSink *self = GST_FFS_SINK (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    gchar *mount;
+    GError *error = NULL;
+
+    GST_OBJECT_LOCK (self);
+    mount = g_strdup (self->function);
+    GST_OBJECT_UNLOCK (self);
+    /* owned from READY on: the host can enumerate the function (the
+     * gadget bound to its UDC) before the stream starts, and PAUSED-READY
+     * cycles keep it enumerated */
+    if (mount && mount[0]) {
+      self->fn = gst_ffs_function_new (mount, GST_FFS_DIRECTION_IN,
+          INTERFACE_NAME, &error);
+      if (self->fn == NULL) {
+        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot set up "
+                "the FunctionFS function %s: %s", mount, error->message),
+            ("function: the mount point of a FunctionFS instance whose ep0 "
+                "no other program holds"));
+        g_clear_error (&error);
+        g_free (mount);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+    }
+    g_free (mount);
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL
+      || (transition == GST_STATE_CHANGE_NULL_TO_READY
+          && ret == GST_STATE_CHANGE_FAILURE)) {
+    /* the endpoint file is closed (stop): ep0 may go */
+    g_clear_object (&self->fn);
+  }
+  return ret;
 }
 
 /* ---- properties ---- */
@@ -671,7 +1006,8 @@ get_stats (GstFfsSink * self)
       "bytes-copied", G_TYPE_UINT64, self->bytes_copied,
       "dmabuf-imports", G_TYPE_UINT64,
       (guint64) g_atomic_int_get (&self->dmabuf_imports),
-      "timeouts", G_TYPE_UINT64, self->timeouts, NULL);
+      "timeouts", G_TYPE_UINT64, self->timeouts,
+      "disconnects", G_TYPE_UINT64, self->disconnects, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
 }
@@ -688,6 +1024,16 @@ gst_ffs_sink_set_property (GObject * object, guint prop_id,
       g_free (self->endpoint);
       self->endpoint = g_value_dup_string (value);
       break;
+    case PROP_FUNCTION:
+      g_free (self->function);
+      self->function = g_value_dup_string (value);
+      break;
+    case PROP_ON_DISCONNECT:
+      self->on_disconnect = g_value_get_enum (value);
+      break;
+    case PROP_RECONNECT_TIMEOUT:
+      self->reconnect_timeout = g_value_get_uint (value);
+      break;
     case PROP_TIMEOUT:
       self->timeout = g_value_get_uint (value);
       break;
@@ -697,6 +1043,9 @@ gst_ffs_sink_set_property (GObject * object, guint prop_id,
     case PROP_DMA_HEAP:
       g_free (self->dma_heap);
       self->dma_heap = g_value_dup_string (value);
+      break;
+    case PROP_OFFER_POOL:
+      self->offer_pool = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -720,6 +1069,15 @@ gst_ffs_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_ENDPOINT:
       g_value_set_string (value, self->endpoint);
       break;
+    case PROP_FUNCTION:
+      g_value_set_string (value, self->function);
+      break;
+    case PROP_ON_DISCONNECT:
+      g_value_set_enum (value, self->on_disconnect);
+      break;
+    case PROP_RECONNECT_TIMEOUT:
+      g_value_set_uint (value, self->reconnect_timeout);
+      break;
     case PROP_TIMEOUT:
       g_value_set_uint (value, self->timeout);
       break;
@@ -728,6 +1086,9 @@ gst_ffs_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_DMA_HEAP:
       g_value_set_string (value, self->dma_heap);
+      break;
+    case PROP_OFFER_POOL:
+      g_value_set_boolean (value, self->offer_pool);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -742,6 +1103,8 @@ gst_ffs_sink_finalize (GObject * object)
   GstFfsSink *self = GST_FFS_SINK (object);
 
   g_free (self->endpoint);
+  g_free (self->function);
+  g_free (self->ep_path);
   g_free (self->dma_heap);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -762,7 +1125,26 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_ENDPOINT,
       g_param_spec_string ("endpoint", "Endpoint", "The bulk IN endpoint "
           "file of a FunctionFS function whose ep0 another program has set "
-          "up, e.g. /dev/ffs-NAME/ep1", NULL, rw_ready));
+          "up, e.g. /dev/ffs-NAME/ep1 (ignored when function is set)", NULL,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_FUNCTION,
+      g_param_spec_string ("function", "Function", "The mount point of a "
+          "FunctionFS function the element owns from READY to NULL, e.g. "
+          "/dev/ffs-NAME: it writes ep0's descriptors (one vendor-specific "
+          "interface, one bulk IN endpoint), answers ep0's events and streams "
+          "while the host has the interface enabled; wins over endpoint",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_ON_DISCONNECT,
+      g_param_spec_enum ("on-disconnect", "On disconnect", "What a host "
+          "disconnect while streaming does (function only): error, or wait "
+          "for the host to enable the interface again (within "
+          "reconnect-timeout) and go on with the next buffer",
+          GST_TYPE_FFS_SINK_ON_DISCONNECT, DEFAULT_ON_DISCONNECT, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_TIMEOUT,
+      g_param_spec_uint ("reconnect-timeout", "Reconnect timeout",
+          "Milliseconds on-disconnect=wait waits for the host to come back",
+          1, G_MAXINT, DEFAULT_RECONNECT_TIMEOUT, rw_ready));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout", "Milliseconds a transfer may "
           "wait for the USB host before the element fails with an error",
@@ -776,12 +1158,18 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
           "DMABUFs come from: a heap name in /dev/dma_heap, a path to a heap "
           "device, or udmabuf (\"system\" falls back to udmabuf)",
           DEFAULT_DMA_HEAP, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_OFFER_POOL,
+      g_param_spec_boolean ("offer-pool", "Offer pool", "Offer upstream a "
+          "pool of DMABUFs (from dma-heap) to write into, sent as they are "
+          "(raw audio caps only: such producers set their buffers' sizes); "
+          "FALSE: upstream's own memory, copied when not a DMABUF", TRUE,
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", "Counters of the running "
           "or last stream: transfers, bytes, bytes-copied (by the CPU, for "
           "memory that is not a DMABUF), dmabuf-imports (DMABUFs attached), "
-          "timeouts", GST_TYPE_STRUCTURE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+          "timeouts, disconnects (waited out with on-disconnect=wait)",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,
@@ -789,9 +1177,12 @@ gst_ffs_sink_class_init (GstFfsSinkClass * klass)
       "Writes a stream to a USB gadget's bulk IN endpoint through Linux "
       "FunctionFS, zero-copy for DMABUF memory", "gst-iio contributors");
 
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_ffs_sink_change_state);
   bsink_class->start = GST_DEBUG_FUNCPTR (gst_ffs_sink_start);
   bsink_class->stop = GST_DEBUG_FUNCPTR (gst_ffs_sink_stop);
   bsink_class->render = GST_DEBUG_FUNCPTR (gst_ffs_sink_render);
+  bsink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_ffs_sink_propose_allocation);
   bsink_class->event = GST_DEBUG_FUNCPTR (gst_ffs_sink_event);
   bsink_class->unlock = GST_DEBUG_FUNCPTR (gst_ffs_sink_unlock);
   bsink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_ffs_sink_unlock_stop);
@@ -803,6 +1194,9 @@ gst_ffs_sink_init (GstFfsSink * self)
   self->timeout = DEFAULT_TIMEOUT;
   self->max_transfers = DEFAULT_MAX_TRANSFERS;
   self->dma_heap = g_strdup (DEFAULT_DMA_HEAP);
+  self->on_disconnect = DEFAULT_ON_DISCONNECT;
+  self->offer_pool = TRUE;
+  self->reconnect_timeout = DEFAULT_RECONNECT_TIMEOUT;
   self->ep = -1;
   self->cancel = -1;
   /* the USB host paces the stream; a last sample would hold one more

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ffssink: writes a stream to the bulk IN endpoint of a FunctionFS
- * function (a USB gadget's data endpoint file, e.g. /dev/ffs-x/ep1, whose
- * ep0 another program has set up). DMABUF memory goes to the USB
- * controller with FUNCTIONFS_DMABUF_TRANSFER, nothing copied; other memory
- * is copied once into DMABUFs of the element's own. A buffer stays
+ * function: one it owns (function=, the mount point: ep0's descriptors and
+ * events, gstffsfunction.h; streams while the host has the interface
+ * enabled) or a data endpoint file whose ep0 another program has set up
+ * (endpoint=, e.g. /dev/ffs-x/ep1). DMABUF memory goes to the USB
+ * controller with FUNCTIONFS_DMABUF_TRANSFER, nothing copied; raw audio
+ * producers get a pool of its DMABUFs (gstffspool.h); other memory is
+ * copied once into DMABUFs of the element's own. A buffer stays
  * referenced until its transfer's fence signalled; EOS waits for every
  * transfer. Linux 6.9+. */
 #pragma once

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ffssrc: a FunctionFS bulk OUT endpoint into DMABUF buffers.
  *
+ * The endpoint: function= (a FunctionFS function owned through its ep0,
+ * gstffsfunction.h; the pool is then built at the first create(), after
+ * the host's ENABLE: before it the endpoint's descriptor is EAGAIN and an
+ * ATTACH of an unbound gadget EPERM), or endpoint= (set up by another
+ * program).
+ *
  * The element owns a pool of `blocks` DMABUFs (gst/dmabuf's block
  * allocator, from `dma-heap`), each attached to the endpoint once
  * (FUNCTIONFS_DMABUF_ATTACH when it is added, DETACH at stop). Up to
@@ -49,6 +55,7 @@
 #include "gstdmabufblockallocator.h"
 #include "gstdmabufexporter.h"
 #include "gstdmabuffence.h"
+#include "gstffsfunction.h"
 #include "gstffsuapi.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_ffs_src_debug);
@@ -63,11 +70,17 @@ GST_DEBUG_CATEGORY_STATIC (gst_ffs_src_debug);
 #define DEFAULT_DMA_HEAP "system"
 #define DEFAULT_SHORT_CHECK TRUE
 #define MARKER_BYTES 16
+#define INTERFACE_NAME "gst-iio ffssrc"
+/* How long a failed transfer waits for ep0's event that names its cause,
+ * and a DISABLE for an UNBIND right behind it */
+#define CAUSE_WAIT_MS 1000
+#define UNBIND_WAIT_MS 200
 
 enum
 {
   PROP_0,
   PROP_ENDPOINT,
+  PROP_FUNCTION,
   PROP_CAPS,
   PROP_TIMEOUT,
   PROP_TRANSFERS,
@@ -97,6 +110,7 @@ struct _GstFfsSrc
 
   /* properties, under the object lock */
   gchar *endpoint;
+  gchar *function;
   GstCaps *caps;
   guint timeout;
   guint transfers;
@@ -104,7 +118,14 @@ struct _GstFfsSrc
   gchar *dma_heap;
   gboolean short_check;
 
-  /* fixed from start() to stop() */
+  /* the function we own (function=): from NULL_TO_READY to READY_TO_NULL */
+  GstFfsFunction *fn;
+
+  /* fixed from start() to stop() (the pool, with function=, from the
+   * first create() after the host's ENABLE) */
+  gchar *ep_path;               /* the endpoint file in use */
+  gchar *heap;
+  guint n_blocks;
   gint ep;
   gint cancel;                  /* eventfd: readable while unlocked */
   GstDmabufBlockAllocator *pool;
@@ -159,11 +180,27 @@ ffs_attach (gpointer target, gint fd, GError ** error)
   return TRUE;
 }
 
+/* The function of ours is not bound to a UDC: f_fs's DETACH and TRANSFER
+ * dereference the missing gadget and oops (docs/kernel-bugs.md 16); the
+ * endpoint file's close detaches instead. */
+static gboolean
+fn_unbound (GstFfsSrc * self)
+{
+  GstFfsFunctionState st;
+
+  if (self->fn == NULL)
+    return FALSE;
+  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+  return st == GST_FFS_FUNCTION_UNBOUND || st == GST_FFS_FUNCTION_GONE;
+}
+
 static void
 ffs_detach (gpointer target, gint fd)
 {
   GstFfsSrc *self = target;
 
+  if (fn_unbound (self))
+    return;
   if (ioctl (self->ep, FUNCTIONFS_DMABUF_DETACH, &fd) != 0)
     GST_DEBUG_OBJECT (self, "DETACH of fd %d: %s", fd, g_strerror (errno));
 }
@@ -220,6 +257,10 @@ queue_locked (GstFfsSrc * self, GstMemory * block, gint * err)
     *err = EIO;
     return QUEUE_FAILED;
   }
+  if (fn_unbound (self)) {
+    *err = ENODEV;              /* not to the kernel: kernel-bugs 16 */
+    return QUEUE_FAILED;
+  }
   gst_dmabuf_block_allocator_mark_queued (self->pool, block);
   while (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) != 0) {
     if (errno == EINTR)
@@ -268,23 +309,55 @@ block_released (GstDmabufBlockAllocator * pool, GstMemory * block,
 
 /* ---- errors ---- */
 
+/* With a function of ours: why the host went, from ep0's state (waiting
+ * a moment for the event when the fence came first), or NULL while the
+ * interface stays enabled. */
+static const gchar *
+disconnect_cause (GstFfsSrc * self)
+{
+  GstFfsFunctionState st;
+
+  if (self->fn == NULL)
+    return NULL;
+  if (gst_ffs_function_get_state (self->fn, NULL, NULL) ==
+      GST_FFS_FUNCTION_ENABLED)
+    gst_ffs_function_wait_change (self->fn, GST_FFS_FUNCTION_ENABLED,
+        self->cancel, CAUSE_WAIT_MS);
+  if (gst_ffs_function_get_state (self->fn, NULL, NULL) ==
+      GST_FFS_FUNCTION_BOUND)
+    gst_ffs_function_wait_change (self->fn, GST_FFS_FUNCTION_BOUND,
+        self->cancel, UNBIND_WAIT_MS);
+  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+  return st == GST_FFS_FUNCTION_ENABLED ? NULL :
+      gst_ffs_function_describe_state (st);
+}
+
 static void
 post_transfer_error (GstFfsSrc * self, const gchar * what, gint err)
 {
-  if (err == EAGAIN)
+  const gchar *cause = err == EAGAIN || err == ESHUTDOWN || err == ECONNRESET
+      || err == ENODEV ? disconnect_cause (self) : NULL;
+
+  if (cause)
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host disconnected "
+            "from %s: %s", self->ep_path, cause),
+        ("%s: %s", what, g_strerror (err)));
+  else if (err == EAGAIN)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host has not "
             "enabled the interface of %s (not connected, or not configured)",
-            self->endpoint), ("%s: %s", what, g_strerror (err)));
+            self->ep_path), ("%s: %s", what, g_strerror (err)));
   else if (err == ESHUTDOWN || err == ECONNRESET || err == ENODEV)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host disconnected or "
-            "disabled the interface of %s", self->endpoint),
+            "disabled the interface of %s", self->ep_path),
         ("%s: %s", what, g_strerror (err)));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("USB transfer on %s failed",
-            self->endpoint), ("%s: %s", what, g_strerror (err)));
+            self->ep_path), ("%s: %s", what, g_strerror (err)));
 }
 
 /* ---- create ---- */
+
+static GstFlowReturn setup_after_enable (GstFfsSrc * self);
 
 /* Queues free blocks up to max_queued. GST_FLOW_OK, or an error posted.
  * *busy: a block whose fences were pending (put back free), to wait on
@@ -352,13 +425,13 @@ wait_for_block (GstFfsSrc * self, gint busy, gint64 deadline)
   if (deadline >= 0 && g_get_monotonic_time () >= deadline) {
     if (busy >= 0)
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("A DMABUF of %s stayed busy "
-              "for longer than the timeout of %u ms", self->endpoint,
+              "for longer than the timeout of %u ms", self->ep_path,
               self->timeout_ms), ("a fence of another device is pending"));
     else
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Downstream held all %u "
               "blocks of %s for longer than the timeout of %u ms",
               gst_dmabuf_block_allocator_get_n_blocks (self->pool),
-              self->endpoint, self->timeout_ms), ("raise blocks"));
+              self->ep_path, self->timeout_ms), ("raise blocks"));
     return GST_FLOW_ERROR;
   }
   if (busy >= 0) {
@@ -392,6 +465,11 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
   GstBuffer *buf;
   gint status, busy;
 
+  if (self->pool == NULL) {
+    ret = setup_after_enable (self);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
   for (;;) {
     ret = refill (self, &busy);
     if (ret != GST_FLOW_OK)
@@ -409,7 +487,7 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
   /* only this thread pops: t stays the head */
   if (t->fence < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot wait for a USB "
-            "transfer on %s", self->endpoint),
+            "transfer on %s", self->ep_path),
         ("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed"));
     return GST_FLOW_ERROR;
   }
@@ -425,13 +503,13 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
       GST_OBJECT_UNLOCK (self);
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host sent no data "
               "to %s: a transfer did not complete within the timeout of "
-              "%u ms", self->endpoint, self->timeout_ms),
+              "%u ms", self->ep_path, self->timeout_ms),
           ("%u transfers queued", self->max_queued));
       return GST_FLOW_ERROR;
     case GST_DMABUF_FENCE_FAILED:
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Waiting for a USB transfer "
-              "on %s failed", self->endpoint), ("%s", error->message));
+              "on %s failed", self->ep_path), ("%s", error->message));
       g_clear_error (&error);
       return GST_FLOW_ERROR;
   }
@@ -456,7 +534,7 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
             "shorter than blocksize (%" G_GSIZE_FORMAT " bytes) to %s: "
             "FunctionFS's DMABUF interface does not report how many bytes "
             "arrived, so the host must send whole blocks", self->block_bytes,
-            self->endpoint), ("a short packet ended the transfer early; set "
+            self->ep_path), ("a short packet ended the transfer early; set "
             "blocksize to the host's transfer size"));
     return GST_FLOW_ERROR;
   }
@@ -591,7 +669,7 @@ check_endpoint (GstFfsSrc * self, guint * max_packet)
       "interrupt"
     };
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s is not a bulk OUT "
-            "endpoint: it is %s %s (address 0x%02x)", self->endpoint,
+            "endpoint: it is %s %s (address 0x%02x)", self->ep_path,
             types[d.bmAttributes & USB_ENDPOINT_XFERTYPE_MASK],
             (d.bEndpointAddress & USB_DIR_IN) ? "IN" : "OUT",
             d.bEndpointAddress), ("ffssrc reads a bulk OUT endpoint; "
@@ -604,52 +682,16 @@ check_endpoint (GstFfsSrc * self, guint * max_packet)
   return TRUE;
 }
 
+/* The endpoint's check, the pool (its blocks attached) and the marker. */
 static gboolean
-gst_ffs_src_start (GstBaseSrc * bsrc)
+setup_pool (GstFfsSrc * self)
 {
-  GstFfsSrc *self = GST_FFS_SRC (bsrc);
   GstDmabufExporter *exporter;
   GError *error = NULL;
-  guint blocks, max_packet, i;
-  gchar *heap;
+  guint max_packet, i;
 
-  GST_OBJECT_LOCK (self);
-  self->timeout_ms = self->timeout;
-  self->max_queued = self->transfers;
-  self->check_short = self->short_check;
-  blocks = self->blocks;
-  heap = g_strdup (self->dma_heap);
-  self->n_transfers = self->bytes = self->dmabuf_imports = 0;
-  self->timeouts = 0;
-  GST_OBJECT_UNLOCK (self);
-  self->block_bytes = gst_base_src_get_blocksize (bsrc);
-  self->flushing = FALSE;
-  self->queue_errno = 0;
-
-  if (self->endpoint == NULL || self->endpoint[0] == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
-        ("set endpoint to the OUT endpoint file of a FunctionFS function, "
-            "e.g. /dev/ffs-NAME/ep2"));
-    goto fail;
-  }
-  if (self->max_queued > blocks) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("transfers (%u) cannot "
-            "exceed blocks (%u): valid transfers are 1 to %u",
-            self->max_queued, blocks, blocks), (NULL));
-    goto fail;
-  }
-  self->ep = open (self->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (self->ep < 0) {
-    gint e = errno;
-
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open the "
-            "FunctionFS endpoint %s: %s", self->endpoint, g_strerror (e)),
-        ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
-            "descriptors written, or closed)" : "open() failed"));
-    goto fail;
-  }
   if (!check_endpoint (self, &max_packet))
-    goto fail;
+    return FALSE;
   /* a request must end on a packet boundary: only a short packet from the
    * host then ends it early */
   if (self->block_bytes < max_packet || self->block_bytes > MAX_BLOCKSIZE
@@ -657,27 +699,21 @@ gst_ffs_src_start (GstBaseSrc * bsrc)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("blocksize %"
             G_GSIZE_FORMAT " is not valid for %s: valid are multiples of the "
             "endpoint's max packet size %u, from %u to %u bytes",
-            self->block_bytes, self->endpoint, max_packet, max_packet,
+            self->block_bytes, self->ep_path, max_packet, max_packet,
             MAX_BLOCKSIZE), (NULL));
-    goto fail;
-  }
-  self->cancel = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->cancel < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("eventfd: %s",
-            g_strerror (errno)), (NULL));
-    goto fail;
+    return FALSE;
   }
 
-  exporter = gst_dmabuf_exporter_new (heap, &error);
+  exporter = gst_dmabuf_exporter_new (self->heap, &error);
   if (exporter == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message),
         ("dma-heap: a heap name in /dev/dma_heap, a path, or udmabuf"));
     g_clear_error (&error);
-    goto fail;
+    return FALSE;
   }
   self->pool = gst_dmabuf_block_allocator_new (self->block_bytes, &attacher,
       self);
-  for (i = 0; i < blocks; i++) {
+  for (i = 0; i < self->n_blocks; i++) {
     gint fd = gst_dmabuf_exporter_alloc (exporter, self->block_bytes, &error);
 
     if (fd < 0) {
@@ -690,14 +726,14 @@ gst_ffs_src_start (GstBaseSrc * bsrc)
     }
     if (!gst_dmabuf_block_allocator_add_block (self->pool, fd, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot attach a DMABUF to "
-              "%s: %s", self->endpoint, error->message), (NULL));
+              "%s: %s", self->ep_path, error->message), (NULL));
       break;
     }
   }
   gst_object_unref (exporter);
   if (error) {
     g_clear_error (&error);
-    goto fail;
+    return FALSE;
   }
   for (i = 0; i < MARKER_BYTES; i += 4) {
     guint32 r = g_random_int ();
@@ -705,14 +741,105 @@ gst_ffs_src_start (GstBaseSrc * bsrc)
   }
   gst_dmabuf_block_allocator_set_released_func (self->pool, block_released,
       self);
-  g_free (heap);
   GST_DEBUG_OBJECT (self, "%s: %u blocks of %" G_GSIZE_FORMAT " bytes, %u "
-      "queued, max packet %u", self->endpoint, blocks, self->block_bytes,
+      "queued, max packet %u", self->ep_path, self->n_blocks, self->block_bytes,
       self->max_queued, max_packet);
+  return TRUE;
+
+}
+
+/* function=: the host's ENABLE (bounded by timeout, unlockable), then the
+ * pool. */
+static GstFlowReturn
+setup_after_enable (GstFfsSrc * self)
+{
+  gint ms = self->timeout_ms == 0 ? G_MAXINT : (gint) self->timeout_ms;
+
+  switch (gst_ffs_function_wait (self->fn, TRUE, self->cancel, ms)) {
+    case GST_FFS_FUNCTION_WAIT_DONE:
+      break;
+    case GST_FFS_FUNCTION_WAIT_CANCELLED:
+      return GST_FLOW_FLUSHING;
+    case GST_FFS_FUNCTION_WAIT_TIMEOUT:
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host did not "
+              "enable the interface of %s within the timeout of %u ms: %s",
+              self->ep_path, self->timeout_ms,
+              gst_ffs_function_describe_state (gst_ffs_function_get_state
+                  (self->fn, NULL, NULL))), ("bind the gadget to a UDC once "
+              "the element is in READY, and connect a host"));
+      return GST_FLOW_ERROR;
+  }
+  return setup_pool (self) ? GST_FLOW_OK : GST_FLOW_ERROR;
+}
+
+static gboolean
+gst_ffs_src_start (GstBaseSrc * bsrc)
+{
+  GstFfsSrc *self = GST_FFS_SRC (bsrc);
+  guint blocks;
+  gchar *heap;
+
+  GST_OBJECT_LOCK (self);
+  g_free (self->ep_path);
+  /* function= wins over endpoint= */
+  self->ep_path = self->fn ?
+      g_strdup (gst_ffs_function_get_endpoint (self->fn)) :
+      g_strdup (self->endpoint);
+  self->timeout_ms = self->timeout;
+  self->max_queued = self->transfers;
+  self->check_short = self->short_check;
+  blocks = self->blocks;
+  heap = g_strdup (self->dma_heap);
+  self->n_transfers = self->bytes = self->dmabuf_imports = 0;
+  self->timeouts = 0;
+  GST_OBJECT_UNLOCK (self);
+  self->block_bytes = gst_base_src_get_blocksize (bsrc);
+  self->flushing = FALSE;
+  self->queue_errno = 0;
+
+  if (self->ep_path == NULL || self->ep_path[0] == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
+        ("set function to the mount point of a FunctionFS function (e.g. "
+            "/dev/ffs-NAME), or endpoint to the OUT endpoint file of one "
+            "whose ep0 another program set up (e.g. /dev/ffs-NAME/ep2)"));
+    goto fail;
+  }
+  if (self->max_queued > blocks) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("transfers (%u) cannot "
+            "exceed blocks (%u): valid transfers are 1 to %u",
+            self->max_queued, blocks, blocks), (NULL));
+    goto fail;
+  }
+  self->ep = open (self->ep_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (self->ep < 0) {
+    gint e = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open the "
+            "FunctionFS endpoint %s: %s", self->ep_path, g_strerror (e)),
+        ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
+            "descriptors written, or closed)" : "open() failed"));
+    goto fail;
+  }
+  self->cancel = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->cancel < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("eventfd: %s",
+            g_strerror (errno)), (NULL));
+    goto fail;
+  }
+  g_free (self->heap);
+  self->heap = heap;
+  self->n_blocks = blocks;
+  /* with function=, the endpoint's descriptor and the ATTACHes wait for
+   * the host (ENDPOINT_DESC is EAGAIN before the ENABLE, ATTACH EPERM
+   * while unbound): the first create() does them, where unlock works */
+  if (self->fn == NULL && !setup_pool (self))
+    goto fail_heap_kept;
   return TRUE;
 
 fail:
   g_free (heap);
+fail_heap_kept:
   close_all (self);
   return FALSE;
 }
@@ -722,6 +849,44 @@ gst_ffs_src_stop (GstBaseSrc * bsrc)
 {
   close_all (GST_FFS_SRC (bsrc));
   return TRUE;
+}
+
+static GstStateChangeReturn
+gst_ffs_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstFfsSrc *self = GST_FFS_SRC (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    GError *error = NULL;
+    gchar *mount;
+
+    GST_OBJECT_LOCK (self);
+    mount = g_strdup (self->function);
+    GST_OBJECT_UNLOCK (self);
+    /* owned from READY on, so the gadget can be bound (and the host
+     * enumerate it) before the stream starts */
+    if (mount && mount[0]) {
+      self->fn = gst_ffs_function_new (mount, GST_FFS_DIRECTION_OUT,
+          INTERFACE_NAME, &error);
+      if (self->fn == NULL) {
+        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot set up "
+                "the FunctionFS function %s: %s", mount, error->message),
+            ("function: the mount point of a FunctionFS instance whose ep0 "
+                "no other program holds"));
+        g_clear_error (&error);
+        g_free (mount);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+    }
+    g_free (mount);
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL
+      || (transition == GST_STATE_CHANGE_NULL_TO_READY
+          && ret == GST_STATE_CHANGE_FAILURE))
+    g_clear_object (&self->fn); /* after the endpoint file (stop) */
+  return ret;
 }
 
 /* ---- properties ---- */
@@ -753,6 +918,10 @@ gst_ffs_src_set_property (GObject * object, guint prop_id,
     case PROP_ENDPOINT:
       g_free (self->endpoint);
       self->endpoint = g_value_dup_string (value);
+      break;
+    case PROP_FUNCTION:
+      g_free (self->function);
+      self->function = g_value_dup_string (value);
       break;
     case PROP_CAPS:
       gst_caps_replace (&self->caps, (GstCaps *) gst_value_get_caps (value));
@@ -795,6 +964,9 @@ gst_ffs_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_ENDPOINT:
       g_value_set_string (value, self->endpoint);
       break;
+    case PROP_FUNCTION:
+      g_value_set_string (value, self->function);
+      break;
     case PROP_CAPS:
       gst_value_set_caps (value, self->caps);
       break;
@@ -826,6 +998,9 @@ gst_ffs_src_finalize (GObject * object)
   GstFfsSrc *self = GST_FFS_SRC (object);
 
   g_free (self->endpoint);
+  g_free (self->function);
+  g_free (self->ep_path);
+  g_free (self->heap);
   g_free (self->dma_heap);
   gst_caps_replace (&self->caps, NULL);
   g_mutex_clear (&self->lock);
@@ -848,7 +1023,15 @@ gst_ffs_src_class_init (GstFfsSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_ENDPOINT,
       g_param_spec_string ("endpoint", "Endpoint", "The bulk OUT endpoint "
           "file of a FunctionFS function whose ep0 another program has set "
-          "up, e.g. /dev/ffs-NAME/ep2", NULL, rw_ready));
+          "up, e.g. /dev/ffs-NAME/ep2 (ignored when function is set)", NULL,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_FUNCTION,
+      g_param_spec_string ("function", "Function", "The mount point of a "
+          "FunctionFS function the element owns from READY to NULL, e.g. "
+          "/dev/ffs-NAME: it writes ep0's descriptors (one vendor-specific "
+          "interface, one bulk OUT endpoint), answers ep0's events and "
+          "streams once the host enabled the interface; wins over endpoint",
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_CAPS,
       g_param_spec_boxed ("caps", "Caps", "The format of the stream the USB "
           "host sends, e.g. audio/x-raw,format=S16LE,channels=2,rate=48000,"
@@ -888,6 +1071,7 @@ gst_ffs_src_class_init (GstFfsSrcClass * klass)
       "Reads a stream from a USB gadget's bulk OUT endpoint through Linux "
       "FunctionFS into DMABUFs, zero-copy", "gst-iio contributors");
 
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_ffs_src_change_state);
   bsrc_class->start = GST_DEBUG_FUNCPTR (gst_ffs_src_start);
   bsrc_class->stop = GST_DEBUG_FUNCPTR (gst_ffs_src_stop);
   bsrc_class->create = GST_DEBUG_FUNCPTR (gst_ffs_src_create);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ffssrc: reads the bulk OUT endpoint of a FunctionFS function (a USB
- * gadget's data endpoint file, e.g. /dev/ffs-x/ep2, whose ep0 another
- * program has set up) into DMABUFs of its own pool with
+/* ffssrc: reads the bulk OUT endpoint of a FunctionFS function (one it
+ * owns through ep0, function=, gstffsfunction.h; or a data endpoint file,
+ * e.g. /dev/ffs-x/ep2, whose ep0 another program has set up) into DMABUFs
+ * of its own pool with
  * FUNCTIONFS_DMABUF_TRANSFER, and pushes each filled block downstream as
  * DMABUF memory, nothing copied. Linux 6.9+. */
 #pragma once

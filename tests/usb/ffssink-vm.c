@@ -10,6 +10,10 @@
  *   copy      filesrc (system memory, 50000-byte buffers: not a multiple
  *             of the packet size, a short packet each) ! ffssink: every
  *             byte of the file, bytes-copied = bytes
+ *   audio     audiotestsrc ! ffssink through the sink's DMABUF pool
+ *             (bytes-copied 0, dmabuf-imports = the pool's buffers) and,
+ *             offer-pool=false, from system memory (bytes-copied = bytes);
+ *             the host's bytes equal filesink's of the same source
  *   timeout   the host reads nothing: ffssink timeout=300 fails with its
  *             error (timeouts 1), and NULL comes at once
  *   unlock    the host reads nothing, timeout=60000: NULL comes at once
@@ -22,6 +26,7 @@
  * thread joined within 10 s). Exit status 0, 1 on the first failure. */
 
 #include "ffscheck.h"
+#include "ffsgst.h"
 
 #include <gst/gst.h>
 #include <inttypes.h>
@@ -95,119 +100,6 @@ reader_run (void *data)
   return NULL;
 }
 
-/* ---- pipelines ---- */
-
-typedef struct
-{
-  GstElement *pipeline;
-  GstStateChangeReturn ret;
-  gboolean done;
-  GMutex lock;
-  GCond cond;
-} StateJob;
-
-static void *
-state_run (void *data)
-{
-  StateJob *j = data;
-  GstStateChangeReturn ret = gst_element_set_state (j->pipeline,
-      GST_STATE_NULL);
-
-  g_mutex_lock (&j->lock);
-  j->ret = ret;
-  j->done = TRUE;
-  g_cond_signal (&j->cond);
-  g_mutex_unlock (&j->lock);
-  return NULL;
-}
-
-/* NULL within 10 s, or fail: a wait that unlock cannot break hangs here. */
-static void
-to_null_bounded (GstElement * pipeline, const char *what)
-{
-  StateJob j = {.pipeline = pipeline };
-  gint64 end = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
-  pthread_t t;
-
-  g_mutex_init (&j.lock);
-  g_cond_init (&j.cond);
-  CHECK (pthread_create (&t, NULL, state_run, &j) == 0, "pthread_create");
-  g_mutex_lock (&j.lock);
-  while (!j.done)
-    if (!g_cond_wait_until (&j.cond, &j.lock, end))
-      break;
-  g_mutex_unlock (&j.lock);
-  CHECK (j.done, "%s: the pipeline did not reach NULL within 10 s", what);
-  pthread_join (t, NULL);
-  CHECK (j.ret == GST_STATE_CHANGE_SUCCESS, "%s: NULL returned %d", what,
-      j.ret);
-  g_mutex_clear (&j.lock);
-  g_cond_clear (&j.cond);
-}
-
-static GstElement *
-launch (const char *desc)
-{
-  GError *error = NULL;
-  GstElement *p = gst_parse_launch (desc, &error);
-
-  CHECK (p != NULL && error == NULL, "gst_parse_launch '%s': %s", desc,
-      error ? error->message : "?");
-  return p;
-}
-
-/* Plays to EOS or an error (within 120 s); the message, for the caller. */
-static GstMessage *
-play (GstElement * p)
-{
-  GstBus *bus = gst_element_get_bus (p);
-  GstMessage *m;
-
-  CHECK (gst_element_set_state (p, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE, "PLAYING failed");
-  m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_object_unref (bus);
-  CHECK (m != NULL, "neither EOS nor an error within 120 s");
-  return m;
-}
-
-static void
-expect_eos (GstMessage * m, const char *what)
-{
-  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-    GError *e = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (m, &e, &dbg);
-    fail (__LINE__, "%s: error from %s: %s (%s)", what,
-        GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), e->message, dbg);
-  }
-  gst_message_unref (m);
-}
-
-static guint64
-stat_u64 (GstElement * p, const char *element, const char *field)
-{
-  GstElement *e = gst_bin_get_by_name (GST_BIN (p), element);
-  GstStructure *s = NULL;
-  guint64 v = 0;
-
-  CHECK (e != NULL, "no element %s", element);
-  g_object_get (e, "stats", &s, NULL);
-  CHECK (s != NULL, "%s has no stats", element);
-  if (!gst_structure_get_uint64 (s, field, &v)) {
-    guint u = 0;
-
-    CHECK (gst_structure_get_uint (s, field, &u), "%s stats have no %s: %s",
-        element, field, gst_structure_to_string (s));
-    v = u;
-  }
-  gst_structure_free (s);
-  gst_object_unref (e);
-  return v;
-}
-
 #define ADC_PIPELINE "iiosrc name=src device=sim-adc io-mode=dmabuf " \
   "buffer-size=4096 blocks=8 attributes=sampling_frequency=0 rate=1000000 " \
   "num-buffers=%d ! ffssink name=sink endpoint=" EP1
@@ -267,32 +159,128 @@ make_file (void)
   return data;
 }
 
+/* filesrc's system memory, copied: with offer-pool=false, and by default
+ * too (ANY caps: the sink offers no pool, since GstBaseSrc leaves a pool
+ * buffer's size as it is and filesrc writes blocksize bytes). */
 static void
-run_copy (const uint8_t * data)
+run_copy (const uint8_t * data, gboolean pool)
 {
-  GstElement *p = launch ("filesrc location=" FILE_PATH " blocksize=50000 "
-      "! ffssink name=sink endpoint=" EP1);
+  gchar *desc = g_strdup_printf ("filesrc location=" FILE_PATH
+      " blocksize=50000 ! ffssink name=sink offer-pool=%s endpoint=" EP1,
+      pool ? "true" : "false");
+  GstElement *p = launch (desc);
   Reader r = {.total = FILE_BYTES,.want = data };
   guint64 n = (FILE_BYTES + FILE_BLOCK - 1) / FILE_BLOCK;
+  const char *what = pool ? "copy-no-pool" : "copy";
+  guint64 want_copied = FILE_BYTES;
+  GstMessage *m;
   pthread_t t;
 
   CHECK (pthread_create (&t, NULL, reader_run, &r) == 0, "pthread_create");
-  expect_eos (play (p), "copy");
+  m = play (p);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    g_atomic_int_set (&r.stop, 1);
+    pthread_join (t, NULL);
+    fprintf (stderr, "%s: the host read %zu bytes: %s\n", what, r.got,
+        r.problem ? r.problem : "no problem");
+  }
+  expect_eos (m, what);
   pthread_join (t, NULL);
-  CHECK (r.problem == NULL, "copy: %s", r.problem);
-  CHECK (r.got == r.total, "copy: the host read %zu bytes, not %zu", r.got,
-      r.total);
-  CHECK (stat_u64 (p, "sink", "transfers") == n, "copy: transfers %"
-      G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT,
+  CHECK (r.problem == NULL, "%s: %s", what, r.problem);
+  CHECK (r.got == r.total, "%s: the host read %zu bytes, not %zu", what,
+      r.got, r.total);
+  CHECK (stat_u64 (p, "sink", "transfers") == n, "%s: transfers %"
+      G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT, what,
       stat_u64 (p, "sink", "transfers"), n);
-  CHECK (stat_u64 (p, "sink", "bytes-copied") == FILE_BYTES,
-      "copy: bytes-copied %" G_GUINT64_FORMAT ", not %d",
-      stat_u64 (p, "sink", "bytes-copied"), FILE_BYTES);
-  CHECK (stat_u64 (p, "sink", "dmabuf-imports") == 0, "copy: imports");
-  printf ("copy: %d bytes in %" G_GUINT64_FORMAT " transfers of up to %d, "
-      "data exact, bytes-copied=%d\n", FILE_BYTES, n, FILE_BLOCK, FILE_BYTES);
-  to_null_bounded (p, "copy");
+  CHECK (stat_u64 (p, "sink", "bytes-copied") == want_copied,
+      "%s: bytes-copied %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT, what,
+      stat_u64 (p, "sink", "bytes-copied"), want_copied);
+  CHECK (stat_u64 (p, "sink", "dmabuf-imports") == 0,
+      "%s: dmabuf-imports %" G_GUINT64_FORMAT, what, stat_u64 (p, "sink",
+          "dmabuf-imports"));
+  printf ("%s: %d bytes in %" G_GUINT64_FORMAT " transfers of up to %d, "
+      "data exact, bytes-copied=%" G_GUINT64_FORMAT "\n", what, FILE_BYTES, n,
+      FILE_BLOCK, want_copied);
+  to_null_bounded (p, what);
   gst_object_unref (p);
+  g_free (desc);
+}
+
+#define AUDIO_CAPS "audio/x-raw,format=S16LE,channels=2,rate=48000"
+#define AUDIO_REF "/tmp/ffssink-vm.audio"
+#define AUDIO_BUFFERS 300
+#define AUDIO_BYTES (AUDIO_BUFFERS * 1024 * 4)
+
+/* audiotestsrc's 300 buffers of 1024 stereo samples, as filesink writes
+ * them: what the host must read (the source is deterministic). */
+static uint8_t *
+audio_reference (void)
+{
+  GstElement *p = launch ("audiotestsrc num-buffers=300 samplesperbuffer=1024 "
+      "freq=1234 ! " AUDIO_CAPS " ! filesink location=" AUDIO_REF);
+  gchar *data = NULL;
+  gsize len = 0;
+
+  expect_eos (play (p), "audio reference");
+  to_null_bounded (p, "audio reference");
+  gst_object_unref (p);
+  CHECK (g_file_get_contents (AUDIO_REF, &data, &len, NULL)
+      && len == AUDIO_BYTES, "audio reference: %zu bytes, not %d", len,
+      AUDIO_BYTES);
+  return (uint8_t *) data;
+}
+
+/* audiotestsrc ! ffssink: through the sink's pool (audiotestsrc writes
+ * into DMABUFs of the sink's, nothing copied) or, offer-pool=false, from
+ * audiotestsrc's system memory (copied, counted). */
+static void
+run_audio (const uint8_t * want, gboolean pool)
+{
+  gchar *desc = g_strdup_printf ("audiotestsrc num-buffers=300 "
+      "samplesperbuffer=1024 freq=1234 ! " AUDIO_CAPS " ! ffssink name=sink "
+      "offer-pool=%s endpoint=" EP1, pool ? "true" : "false");
+  GstElement *p = launch (desc);
+  Reader r = {.total = AUDIO_BYTES,.want = want };
+  const char *what = pool ? "audio-pool" : "audio-system";
+  guint64 copied, imports;
+  pthread_t t;
+
+  GstMessage *m;
+
+  CHECK (pthread_create (&t, NULL, reader_run, &r) == 0, "pthread_create");
+  m = play (p);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    /* what the host saw, first */
+    g_atomic_int_set (&r.stop, 1);
+    pthread_join (t, NULL);
+    fprintf (stderr, "%s: the host read %zu bytes: %s\n", what, r.got,
+        r.problem ? r.problem : "no problem");
+    expect_eos (m, what);
+  }
+  gst_message_unref (m);
+  pthread_join (t, NULL);
+  CHECK (r.problem == NULL, "%s: %s", what, r.problem);
+  CHECK (r.got == r.total, "%s: the host read %zu bytes, not %zu", what,
+      r.got, r.total);
+  copied = stat_u64 (p, "sink", "bytes-copied");
+  imports = stat_u64 (p, "sink", "dmabuf-imports");
+  CHECK (stat_u64 (p, "sink", "transfers") == AUDIO_BUFFERS, "%s: transfers",
+      what);
+  if (pool)
+    /* the pool's buffers: max-transfers (4) + 2 */
+    CHECK (copied == 0 && imports >= 1 && imports <= 6, "%s: bytes-copied %"
+        G_GUINT64_FORMAT ", dmabuf-imports %" G_GUINT64_FORMAT ", not 0 and "
+        "1..6", what, copied, imports);
+  else
+    CHECK (copied == AUDIO_BYTES && imports == 0, "%s: bytes-copied %"
+        G_GUINT64_FORMAT ", dmabuf-imports %" G_GUINT64_FORMAT ", not %d and "
+        "0", what, copied, imports, AUDIO_BYTES);
+  printf ("%s: %d buffers of 4096 bytes, data exact, bytes-copied=%"
+      G_GUINT64_FORMAT " dmabuf-imports=%" G_GUINT64_FORMAT "\n", what,
+      AUDIO_BUFFERS, copied, imports);
+  to_null_bounded (p, what);
+  gst_object_unref (p);
+  g_free (desc);
 }
 
 static void
@@ -423,7 +411,15 @@ main (int argc, char **argv)
   peer_up (&peer, "high", LIBUSB_SPEED_HIGH);
 
   run_dmabuf (ADC_BLOCKS, TRUE);
-  run_copy (data);
+  run_copy (data, FALSE);
+  run_copy (data, TRUE);
+  {
+    uint8_t *audio = audio_reference ();
+
+    run_audio (audio, TRUE);
+    run_audio (audio, FALSE);
+    g_free (audio);
+  }
   /* the host reads nothing from here on: what the sink queued and the
    * cancel dropped must not reach the next case's reader */
   run_timeout ();
