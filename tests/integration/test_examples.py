@@ -9,7 +9,8 @@ examples/c/iio-capture against sim-adc (DMABUF), sim-kfifo (copy), iiod
 sim-adc; examples/python/iio-siggen.py into sim-dac (appsrc through the
 sink's pool, audiotestsrc, the copy path), checked against the DAC's own
 samples_consumed and checksum; examples/python/iio-lo-sweep.py stepping
-sim-phy's LO while sim-adc streams.
+sim-phy's LO while sim-adc streams; examples/python/iio-usb-stream.py's
+board and PC sides on the test bed's USB gadget.
 """
 
 import importlib.util
@@ -27,6 +28,7 @@ EXAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "examples"))
 STATS_PY = os.path.join(EXAMPLES, "python", "iio-stats.py")
 SIGGEN_PY = os.path.join(EXAMPLES, "python", "iio-siggen.py")
 LO_SWEEP_PY = os.path.join(EXAMPLES, "python", "iio-lo-sweep.py")
+USB_STREAM_PY = os.path.join(EXAMPLES, "python", "iio-usb-stream.py")
 PYTHON = "/usr/bin/python3"
 # Every example run is bounded; a hang fails the test.
 RUN_BOUND_S = 120
@@ -276,6 +278,67 @@ def test_lo_sweep_py_errors():
           "no error naming the unknown device")
 
 
+# ---- examples/python/iio-usb-stream.py ---------------------------------------
+
+GADGET = os.path.normpath(os.path.join(HERE, "..", "vm", "usb", "gadget"))
+
+
+def gadget(*args):
+    out = subprocess.run([GADGET] + list(args), capture_output=True,
+                         text=True, timeout=60)
+    check(out.returncode == 0, "gadget %s: %s" % (" ".join(args),
+                                                   out.stderr.strip()))
+
+
+def test_usb_stream_py():
+    """The board side (iiosrc ! ffssink owning the test bed's FunctionFS
+    function) and the PC side (pyusb reading the bulk IN endpoint) of
+    iio-usb-stream.py: the ramp exact on the PC, nothing copied on the
+    board, every block a DMABUF sent to USB."""
+    n, size = 50, 4096
+    gadget("setup")
+    board = subprocess.Popen(
+        [PYTHON, USB_STREAM_PY, "board", "--function", "/dev/ffs-gstiio",
+         "--device", "sim-adc", "--buffer-size", str(size), "--blocks", "64",
+         "--buffers", str(n), "--timeout", "60000", "--attributes",
+         "sampling_frequency=20000"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        line = board.stdout.readline()
+        log(line.rstrip())
+        check(line.startswith("function ready at /dev/ffs-gstiio"),
+              "board: %s" % line)
+        gadget("bind")
+        out = run([PYTHON, USB_STREAM_PY, "host", "--bytes",
+                   str(n * size * 8), "--check-ramp", "4", "--wait", "60"])
+        rest, _ = board.communicate(timeout=RUN_BOUND_S)
+        log(rest.rstrip())
+    finally:
+        if board.poll() is None:
+            board.kill()
+            board.wait()
+        gadget("teardown")
+    check(board.returncode == 0, "board exited with %d" % board.returncode)
+    field(out, r"^received %d bytes in [\d.]+ s \([\d.]+ MB/s\), ramp exact "
+          r"over %d samples$" % (n * size * 8, n * size), "host's line")
+    src = field(rest, r"^src stats: (.*)$", "iiosrc stats").group(1)
+    usb = field(rest, r"^usb stats: (.*)$", "ffssink stats").group(1)
+    for want in ("io-mode=dmabuf", "buffers=%d" % n, "bytes-copied=0",
+                 "overruns=0"):
+        check(want in src.split(), "%s not in iiosrc's stats: %s" % (want, src))
+    for want in ("transfers=%d" % n, "bytes=%d" % (n * size * 8),
+                 "bytes-copied=0", "dmabuf-imports=%d" % n, "timeouts=0"):
+        check(want in usb.split(), "%s not in ffssink's stats: %s" % (want, usb))
+
+
+def test_usb_stream_py_no_host():
+    """The PC side with no such device: its error, at once after --wait."""
+    out = run([PYTHON, USB_STREAM_PY, "host", "--bytes", "1", "--wait", "1"],
+              expect_rc=1)
+    check('error: no USB interface named "gst-iio ffssink" within 1 s' in out,
+          "no error naming the missing interface")
+
+
 def main():
     global CAPTURE
     args = sys.argv[1:]
@@ -289,7 +352,8 @@ def main():
                  test_stats_py_error, test_siggen_appsrc_pool,
                  test_siggen_audiotestsrc, test_siggen_copy,
                  test_siggen_cyclic, test_lo_sweep_py,
-                 test_lo_sweep_py_errors, argv=args[2:])
+                 test_lo_sweep_py_errors, test_usb_stream_py,
+                 test_usb_stream_py_no_host, argv=args[2:])
 
 
 if __name__ == "__main__":
