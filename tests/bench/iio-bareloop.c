@@ -6,7 +6,7 @@
  *   iio-bareloop [--dac] [--mode none|sync|read|memcpy] [--device NAME]
  *       [--block-size BYTES] [--buffers B] [--count N] [--seconds T]
  *       [--channels C] [--heap system|udmabuf] [--attr NAME=VALUE]...
- *       [--no-verify] [--cpu N]
+ *       [--no-verify] [--cpu N] [--fence]
  *
  * Capture (default, sim-adc): B DMABUFs of BYTES each from the DMA heap
  * (or udmabuf), all attached to the device's buffer 0, all enqueued, the
@@ -16,6 +16,14 @@
  * and end), read (sync, then every byte read: on sim-adc with fill 1 and
  * the ramp, each sample is checked against the ramp, otherwise summed),
  * memcpy (sync, then the block copied out into a malloc'd buffer).
+ *
+ * --fence: the elements' completion protocol instead of a poll on the
+ * DMABUF: right after each ENQUEUE a sync_file is exported
+ * (DMA_BUF_IOCTL_EXPORT_SYNC_FILE: only one taken then carries the
+ * transfer's error status), the wait polls it, SYNC_IOC_FILE_INFO reads the
+ * status and signal time (a failed block fails the run) and it is closed:
+ * what the elements pay per block for lost-block detection, so that the
+ * elements can be compared with the same kernel work.
  *
  * --dac (sim-dac): the mirror. The blocks are filled once with the ramp
  * (block i holds samples i*L..(i+1)*L-1 of channel c at n = n + 1000 c),
@@ -69,6 +77,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/iio/buffer.h>
+#include <linux/sync_file.h>
 #include <linux/udmabuf.h>
 
 /* The IIO DMABUF uapi (6.11) when the system header predates it */
@@ -103,6 +112,7 @@ typedef struct
   int fd;
   uint8_t *map;
   uint8_t *copy;                /* memcpy mode: the malloc'd side */
+  int sync_fd;                  /* --fence: exported at ENQUEUE, or -1 */
 } Block;
 
 typedef struct
@@ -119,6 +129,7 @@ typedef struct
   bool udmabuf;
   bool verify;
   int cpu;                      /* pinned to this CPU, or -1 */
+  bool fence;
   char **attrs;
   int nattrs;
 
@@ -477,6 +488,36 @@ enqueue (Loop * l, Block * b)
   if (ioctl (l->buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req) < 0)
     die (EXIT_REFUSED, "IIO_BUFFER_DMABUF_ENQUEUE_IOCTL on %s: %s",
         l->device, strerror (errno));
+  if (l->fence) {
+    struct dma_buf_export_sync_file e = {
+      .flags = l->dac ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ,.fd = -1
+    };
+
+    if (ioctl (b->fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e) < 0)
+      die (EXIT_REFUSED, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE: %s",
+          strerror (errno));
+    b->sync_fd = e.fd;
+  }
+}
+
+/* --fence: the status and latest signal time of the block's fences */
+static void
+fence_done (Loop * l, Block * b)
+{
+  struct sync_fence_info fences[4];
+  struct sync_file_info info = {.num_fences = 4,
+    .sync_fence_info = (uint64_t) (uintptr_t) fences
+  };
+
+  memset (fences, 0, sizeof fences);
+  if (ioctl (b->sync_fd, SYNC_IOC_FILE_INFO, &info) < 0)
+    die (EXIT_REFUSED, "SYNC_IOC_FILE_INFO: %s", strerror (errno));
+  if (info.status != 1)
+    die (EXIT_REFUSED, "%s: a block's fence ended with status %d (%s)",
+        l->device, info.status, info.status < 0 ? strerror (-info.status) :
+        "still pending after poll");
+  close (b->sync_fd);
+  b->sync_fd = -1;
 }
 
 static void
@@ -484,6 +525,10 @@ wait_block (Loop * l, Block * b)
 {
   struct pollfd p = {.fd = b->fd,.events = l->dac ? POLLOUT : POLLIN };
   int n;
+
+  /* a sync_file is ready (POLLIN) once its fences signalled */
+  if (l->fence)
+    p = (struct pollfd) {.fd = b->sync_fd,.events = POLLIN };
 
   do
     n = poll (&p, 1, WAIT_MS);
@@ -493,6 +538,8 @@ wait_block (Loop * l, Block * b)
   if (n == 0)
     die (EXIT_REFUSED, "%s: no block completed within %d ms (device "
         "stalled?)", l->device, WAIT_MS);
+  if (l->fence)
+    fence_done (l, b);
 }
 
 /* ---- the ramp -------------------------------------------------------------- */
@@ -668,11 +715,12 @@ run (Loop * l)
   sysfs_read_u64 (l->sysdir, "blocks_done", &sim_done);
 
   gib = l->block_bytes * (double) done / (1 << 30);
-  printf ("result dir=%s device=%s mode=%s block_bytes=%zu buffers=%u "
+  printf ("result dir=%s device=%s mode=%s fence=%d block_bytes=%zu buffers=%u "
       "blocks=%" PRIu64 " bytes=%" PRIu64 " wall_s=%.6f cpu_s=%.6f "
       "sys_cpu_s=%.6f blocks_per_s=%.1f mib_per_s=%.2f cpu_s_per_gib=%.4f "
       "sys_cpu_s_per_gib=%.4f fill=%s fast=%s fill_ns=%s sim_blocks=%s",
-      l->dac ? "out" : "in", l->device, mode_names[l->mode], l->block_bytes,
+      l->dac ? "out" : "in", l->device, mode_names[l->mode], l->fence,
+      l->block_bytes,
       l->nbufs, done, done * l->block_bytes, wall, cpu, sys, done / wall,
       gib * 1024 / wall, cpu / gib, sys / gib, fill, fast, fill_ns, sim_blocks);
 
@@ -728,7 +776,7 @@ usage (FILE * f)
       "[--device NAME]\n"
       "    [--block-size BYTES] [--buffers B] [--count N] [--seconds T]\n"
       "    [--channels C] [--heap system|udmabuf] [--attr NAME=VALUE]... "
-      "[--no-verify]\n    [--cpu N]\n"
+      "[--no-verify]\n    [--cpu N] [--fence]\n"
       "defaults: sim-adc (sim-dac with --dac), mode none, 65536 bytes, 4 "
       "buffers,\n1000 blocks (with --seconds only: until T seconds), every "
       "channel, heap system\n", prog);
@@ -779,6 +827,7 @@ parse_args (Loop * l, int argc, char **argv)
     {"attr", required_argument, NULL, 'a'},
     {"no-verify", no_argument, NULL, 'V'},
     {"cpu", required_argument, NULL, 'C'},
+    {"fence", no_argument, NULL, 'F'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
@@ -840,6 +889,9 @@ parse_args (Loop * l, int argc, char **argv)
         break;
       case 'C':
         l->cpu = parse_u64 ("--cpu", optarg, 0, CPU_SETSIZE - 1);
+        break;
+      case 'F':
+        l->fence = true;
         break;
       case 'h':
         usage (stdout);
