@@ -18,11 +18,7 @@
 #include "gstffssink.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
@@ -30,9 +26,8 @@
 #include "gstdmabufexporter.h"
 #include "gstdmabuffence.h"
 #include "gstdmabufimportcache.h"
-#include "gstffsfunction.h"
+#include "gstffsendpoint.h"
 #include "gstffspool.h"
-#include "gstffsuapi.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_ffs_sink_debug);
 #define GST_CAT_DEFAULT gst_ffs_sink_debug
@@ -122,15 +117,12 @@ struct _GstFfsSink
   gchar *dma_heap;
   gboolean offer_pool;
 
-  /* the function we own (function=): from NULL_TO_READY to READY_TO_NULL */
-  GstFfsFunction *fn;
+  /* the function (from READY) and the endpoint file (start to stop) */
+  GstFfsEndpoint ffs;
   /* streaming state: the streaming thread, start() and stop() */
-  gchar *ep_path;               /* the endpoint file in use */
   GstFfsSinkOnDisconnect disconnect_mode;
   guint reconnect_ms;
   guint enables_seen;           /* the function's ENABLE count we stream in */
-  gint ep;
-  gint cancel;                  /* eventfd: readable while unlocked */
   GstDmabufImportCache *imports;
   GstDmabufExporter *exporter;
   GstAllocator *dmabuf_allocator;
@@ -159,54 +151,14 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (ffssink, "ffssink", GST_RANK_NONE,
     GST_DEBUG_CATEGORY_INIT (gst_ffs_sink_debug, "ffssink", 0,
         "FunctionFS sink"));
 
-/* ---- the endpoint's DMABUF ioctls ---- */
-
-static gboolean
-ffs_attach (gpointer target, gint fd, GError ** error)
-{
-  GstFfsSink *self = target;
-
-  if (ioctl (self->ep, FUNCTIONFS_DMABUF_ATTACH, &fd) != 0) {
-    gint e = errno;
-
-    /* f_fs refuses a UDC without scatter-gather with EPERM; the
-     * element has no write() path yet (it could not be unlocked) */
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-        "FUNCTIONFS_DMABUF_ATTACH: %s%s", g_strerror (e), e == EPERM ?
-        " (the USB device controller has no scatter-gather support, or the "
-        "endpoint is not a data endpoint)" : "");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* The function of ours is not bound to a UDC: f_fs's DETACH and TRANSFER
- * dereference the gadget, NULL then, and oops the kernel
- * (docs/kernel-bugs.md 16). Closing the endpoint file detaches every
- * DMABUF without it. With endpoint= there is no knowing. */
-static gboolean
-fn_unbound (GstFfsSink * self)
-{
-  GstFfsFunctionState st;
-
-  if (self->fn == NULL)
-    return FALSE;
-  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
-  return st == GST_FFS_FUNCTION_UNBOUND || st == GST_FFS_FUNCTION_GONE;
-}
+/* ---- the import cache's attacher ---- */
 
 static void
 ffs_detach (gpointer target, gint fd)
 {
   GstFfsSink *self = target;
 
-  if (fn_unbound (self)) {
-    GST_DEBUG_OBJECT (self, "no DETACH of fd %d while unbound: the close of "
-        "the endpoint file detaches it", fd);
-    return;
-  }
-  if (ioctl (self->ep, FUNCTIONFS_DMABUF_DETACH, &fd) != 0)
-    GST_DEBUG_OBJECT (self, "DETACH of fd %d: %s", fd, g_strerror (errno));
+  gst_ffs_endpoint_detach (&self->ffs, fd);
 }
 
 /* Counts the imports: the cache calls this once per foreign DMABUF. */
@@ -215,7 +167,7 @@ ffs_import_attach (gpointer target, gint fd, GError ** error)
 {
   GstFfsSink *self = target;
 
-  if (!ffs_attach (target, fd, error))
+  if (!gst_ffs_endpoint_attach (&self->ffs, fd, error))
     return FALSE;
   /* no lock of ours under the import cache's: a memory may be freed
    * under the object lock (GstBaseSink's last sample) */
@@ -237,16 +189,16 @@ post_transfer_error (GstFfsSink * self, const gchar * what, gint err,
 {
   if (cause)
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected "
-            "from %s: %s", self->ep_path, cause),
+            "from %s: %s", self->ffs.path, cause),
         ("%s: %s", what, g_strerror (err)));
   else if (err == ESHUTDOWN || err == ECONNRESET || err == EAGAIN
       || err == ENODEV)
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected or "
-            "disabled the interface of %s", self->ep_path),
+            "disabled the interface of %s", self->ffs.path),
         ("%s: %s", what, g_strerror (err)));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("USB transfer on %s failed",
-            self->ep_path), ("%s: %s", what, g_strerror (err)));
+            self->ffs.path), ("%s: %s", what, g_strerror (err)));
 }
 
 /* ---- transfers in flight ---- */
@@ -278,7 +230,7 @@ reconnect (GstFfsSink * self, const gchar * cause)
   GST_INFO_OBJECT (self, "disconnected: %s", cause);
   post_disconnect_message (self, "ffssink-disconnected", cause);
   while ((t = g_queue_peek_head (&self->inflight)) != NULL) {
-    switch (gst_dmabuf_fence_wait (t->fence, self->cancel, self->timeout_ms,
+    switch (gst_dmabuf_fence_wait (t->fence, self->ffs.cancel, self->timeout_ms,
             NULL)) {
       case GST_DMABUF_FENCE_SIGNALED:
         break;
@@ -287,7 +239,7 @@ reconnect (GstFfsSink * self, const gchar * cause)
       default:
         GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("A USB transfer on %s "
                 "did not end within %u ms of the host's disconnect",
-                self->ep_path, self->timeout_ms), ("%s", cause));
+                self->ffs.path, self->timeout_ms), ("%s", cause));
         return GST_FLOW_ERROR;
     }
     g_queue_pop_head (&self->inflight);
@@ -306,24 +258,24 @@ transfer_failed (GstFfsSink * self, const gchar * what, gint err)
   guint enables;
   const gchar *cause;
 
-  if (self->fn == NULL) {
+  if (self->ffs.fn == NULL) {
     post_transfer_error (self, what, err, NULL);
     return GST_FLOW_ERROR;
   }
-  st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+  st = gst_ffs_function_get_state (self->ffs.fn, &enables, NULL);
   if (st == GST_FFS_FUNCTION_ENABLED && enables == self->enables_seen) {
     /* the fence may signal before ep0's event is read */
-    if (gst_ffs_function_wait (self->fn, FALSE, self->cancel,
+    if (gst_ffs_function_wait (self->ffs.fn, FALSE, self->ffs.cancel,
             CAUSE_WAIT_MS) == GST_FFS_FUNCTION_WAIT_CANCELLED)
       return GST_FLOW_FLUSHING;
-    st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+    st = gst_ffs_function_get_state (self->ffs.fn, &enables, NULL);
   }
   /* an unbind is a DISABLE, then an UNBIND: name the latter if it comes */
   if (st == GST_FFS_FUNCTION_BOUND) {
-    if (gst_ffs_function_wait_change (self->fn, st, self->cancel,
+    if (gst_ffs_function_wait_change (self->ffs.fn, st, self->ffs.cancel,
             UNBIND_WAIT_MS) == GST_FFS_FUNCTION_WAIT_CANCELLED)
       return GST_FLOW_FLUSHING;
-    st = gst_ffs_function_get_state (self->fn, &enables, NULL);
+    st = gst_ffs_function_get_state (self->ffs.fn, &enables, NULL);
   }
   if (st == GST_FFS_FUNCTION_ENABLED && enables == self->enables_seen) {
     /* the interface stayed enabled: not a disconnect */
@@ -370,7 +322,7 @@ wait_oldest (GstFfsSink * self)
   gint status;
 
   g_return_val_if_fail (t != NULL, GST_FLOW_ERROR);
-  switch (gst_dmabuf_fence_wait (t->fence, self->cancel, self->timeout_ms,
+  switch (gst_dmabuf_fence_wait (t->fence, self->ffs.cancel, self->timeout_ms,
           &error)) {
     case GST_DMABUF_FENCE_SIGNALED:
       break;
@@ -381,18 +333,18 @@ wait_oldest (GstFfsSink * self)
       self->timeouts++;
       GST_OBJECT_UNLOCK (self);
       suspended = FALSE;
-      if (self->fn)
-        gst_ffs_function_get_state (self->fn, NULL, &suspended);
+      if (self->ffs.fn)
+        gst_ffs_function_get_state (self->ffs.fn, NULL, &suspended);
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host stopped "
               "reading %s: a transfer took longer than the timeout of %u ms%s",
-              self->ep_path, self->timeout_ms, suspended ? " (the host "
+              self->ffs.path, self->timeout_ms, suspended ? " (the host "
               "suspended the bus)" : ""),
           ("%u transfers queued", g_queue_get_length (&self->inflight)));
       return GST_FLOW_ERROR;
     case GST_DMABUF_FENCE_FAILED:
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Waiting for a USB transfer "
-              "on %s failed", self->ep_path), ("%s", error->message));
+              "on %s failed", self->ffs.path), ("%s", error->message));
       g_clear_error (&error);
       return GST_FLOW_ERROR;
   }
@@ -430,9 +382,6 @@ inflight_has (GstFfsSink * self, guint64 ino)
 static GstFlowReturn
 queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
 {
-  struct usb_ffs_dmabuf_transfer_req req = {.fd = fd,.flags = 0,
-    .length = size
-  };
   GstFlowReturn ret;
   GError *error = NULL;
   gint64 deadline;
@@ -460,17 +409,11 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
     gint64 left;
     GstDmabufFenceWait w;
 
-    if (fn_unbound (self))
-      e = ENODEV;               /* not to the kernel: kernel-bugs 16 */
-    else if (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) == 0)
+    e = gst_ffs_endpoint_transfer (&self->ffs, fd, size);
+    if (e == 0)
       break;
-    else
-      e = errno;
     left = (deadline - g_get_monotonic_time ()) / 1000;
-
-    if (e == EINTR)
-      continue;
-    if (e != EBUSY && self->fn && (e == EAGAIN || e == ESHUTDOWN
+    if (e != EBUSY && self->ffs.fn && (e == EAGAIN || e == ESHUTDOWN
             || e == ECONNRESET || e == ENODEV)) {
       ret = transfer_failed (self, "FUNCTIONFS_DMABUF_TRANSFER", e);
       if (ret != GST_FLOW_OK)
@@ -483,7 +426,7 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
       if (e == EAGAIN)
         GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host has not "
                 "enabled the interface of %s (not connected, or not "
-                "configured)", self->ep_path),
+                "configured)", self->ffs.path),
             ("FUNCTIONFS_DMABUF_TRANSFER: %s", g_strerror (e)));
       else
         post_transfer_error (self, "FUNCTIONFS_DMABUF_TRANSFER", e, NULL);
@@ -505,7 +448,8 @@ queue_transfer (GstFfsSink * self, gint fd, gsize size, Transfer * t)
       ret = GST_FLOW_ERROR;
       goto fail;
     }
-    w = gst_dmabuf_fence_wait (wfd, self->cancel, (gint) MIN (left, 100), NULL);
+    w = gst_dmabuf_fence_wait (wfd, self->ffs.cancel, (gint) MIN (left, 100),
+        NULL);
     close (wfd);
     if (w == GST_DMABUF_FENCE_CANCELLED) {
       ret = GST_FLOW_FLUSHING;
@@ -540,7 +484,7 @@ fail:
 static void
 copy_block_free (GstFfsSink * self, CopyBlock * b)
 {
-  ffs_detach (self, gst_dmabuf_memory_get_fd (b->mem));
+  gst_ffs_endpoint_detach (&self->ffs, gst_dmabuf_memory_get_fd (b->mem));
   gst_memory_unref (b->mem);
   g_free (b);
 }
@@ -562,9 +506,9 @@ copy_block_new (GstFfsSink * self, gsize size)
     g_clear_error (&error);
     return NULL;
   }
-  if (!ffs_attach (self, fd, &error)) {
+  if (!gst_ffs_endpoint_attach (&self->ffs, fd, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
-            "%s: %s", self->ep_path, error->message), (NULL));
+            "%s: %s", self->ffs.path, error->message), (NULL));
     g_clear_error (&error);
     close (fd);
     return NULL;
@@ -654,7 +598,7 @@ render_dmabuf (GstFfsSink * self, GstBuffer * buffer, GstMemory * mem)
 
   if (!gst_dmabuf_import_cache_import (self->imports, mem, &ino, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot attach a DMABUF to "
-            "%s: %s", self->ep_path, error->message), (NULL));
+            "%s: %s", self->ffs.path, error->message), (NULL));
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
@@ -674,30 +618,31 @@ wait_enabled (GstFfsSink * self, guint timeout_ms, const gchar * after)
 {
   GstFfsFunctionState st;
 
-  switch (gst_ffs_function_wait (self->fn, TRUE, self->cancel, timeout_ms)) {
+  switch (gst_ffs_function_wait (self->ffs.fn, TRUE, self->ffs.cancel,
+          timeout_ms)) {
     case GST_FFS_FUNCTION_WAIT_DONE:
       break;
     case GST_FFS_FUNCTION_WAIT_CANCELLED:
       return GST_FLOW_FLUSHING;
     case GST_FFS_FUNCTION_WAIT_TIMEOUT:
     default:
-      st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+      st = gst_ffs_function_get_state (self->ffs.fn, NULL, NULL);
       if (after)
         GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host disconnected "
                 "from %s and did not come back within reconnect-timeout "
-                "(%u ms)", self->ep_path, timeout_ms),
+                "(%u ms)", self->ffs.path, timeout_ms),
             ("disconnect: %s; now: %s", after,
                 gst_ffs_function_describe_state (st)));
       else
         GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("The USB host did not "
                 "enable the interface of %s within the timeout of %u ms: %s",
-                self->ep_path, timeout_ms,
+                self->ffs.path, timeout_ms,
                 gst_ffs_function_describe_state (st)),
             ("bind the gadget to a UDC (its configfs UDC file) once the "
                 "element is in READY, and connect a host"));
       return GST_FLOW_ERROR;
   }
-  gst_ffs_function_get_state (self->fn, &self->enables_seen, NULL);
+  gst_ffs_function_get_state (self->ffs.fn, &self->enables_seen, NULL);
   if (after) {
     GST_INFO_OBJECT (self, "reconnected after: %s", after);
     post_disconnect_message (self, "ffssink-reconnected", after);
@@ -714,7 +659,7 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 
   /* the stream starts once the host has enabled the interface; later
    * disconnects show as failed transfers (transfer_failed) */
-  if (self->fn && self->enables_seen == 0) {
+  if (self->ffs.fn && self->enables_seen == 0) {
     ret = wait_enabled (self, self->timeout_ms, NULL);
     if (ret != GST_FLOW_OK)
       return ret;
@@ -726,7 +671,7 @@ gst_ffs_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     if (mem->size == 0)
       continue;
     /* an ATTACH while unbound fails (EPERM), a TRANSFER oopses */
-    if (fn_unbound (self)) {
+    if (gst_ffs_endpoint_unbound (&self->ffs)) {
       ret = transfer_failed (self, "USB gadget", ENODEV);
       if (ret != GST_FLOW_OK)
         break;
@@ -802,24 +747,14 @@ gst_ffs_sink_event (GstBaseSink * bsink, GstEvent * event)
 static gboolean
 gst_ffs_sink_unlock (GstBaseSink * bsink)
 {
-  GstFfsSink *self = GST_FFS_SINK (bsink);
-  guint64 one = 1;
-
-  if (self->cancel >= 0 && write (self->cancel, &one, sizeof (one)) < 0)
-    GST_WARNING_OBJECT (self, "eventfd write: %s", g_strerror (errno));
+  gst_ffs_endpoint_unlock (&GST_FFS_SINK (bsink)->ffs);
   return TRUE;
 }
 
 static gboolean
 gst_ffs_sink_unlock_stop (GstBaseSink * bsink)
 {
-  GstFfsSink *self = GST_FFS_SINK (bsink);
-  guint64 v;
-
-  /* non-blocking: EAGAIN when nothing was written */
-  if (self->cancel >= 0 && read (self->cancel, &v, sizeof (v)) < 0
-      && errno != EAGAIN)
-    GST_WARNING_OBJECT (self, "eventfd read: %s", g_strerror (errno));
+  gst_ffs_endpoint_unlock_stop (&GST_FFS_SINK (bsink)->ffs);
   return TRUE;
 }
 
@@ -841,30 +776,12 @@ gst_ffs_sink_start (GstBaseSink * bsink)
   self->transfers = self->bytes = self->bytes_copied = 0;
   self->timeouts = self->disconnects = 0;
   g_atomic_int_set (&self->dmabuf_imports, 0);
-  g_free (self->ep_path);
-  /* function= wins over endpoint= */
-  self->ep_path = self->fn ?
-      g_strdup (gst_ffs_function_get_endpoint (self->fn)) :
-      g_strdup (self->endpoint);
+  gst_ffs_endpoint_set_path (&self->ffs, self->endpoint);
   GST_OBJECT_UNLOCK (self);
   self->enables_seen = 0;
 
-  if (self->ep_path == NULL || self->ep_path[0] == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
-        ("set function to the mount point of a FunctionFS function "
-            "(e.g. /dev/ffs-NAME), or endpoint to the IN endpoint file of "
-            "one whose ep0 another program set up (e.g. /dev/ffs-NAME/ep1)"));
-    g_free (heap);
-    return FALSE;
-  }
-  self->ep = open (self->ep_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (self->ep < 0) {
-    gint e = errno;
-
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot open the "
-            "FunctionFS endpoint %s: %s", self->ep_path, g_strerror (e)),
-        ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
-            "descriptors written, or closed)" : "open() failed"));
+  if (!gst_ffs_endpoint_check_path (&self->ffs)
+      || !gst_ffs_endpoint_open (&self->ffs)) {
     g_free (heap);
     return FALSE;
   }
@@ -874,17 +791,7 @@ gst_ffs_sink_start (GstBaseSink * bsink)
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message),
         ("dma-heap: a heap name in /dev/dma_heap, a path, or udmabuf"));
     g_clear_error (&error);
-    close (self->ep);
-    self->ep = -1;
-    return FALSE;
-  }
-  self->cancel = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->cancel < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("eventfd: %s",
-            g_strerror (errno)), (NULL));
-    gst_clear_object (&self->exporter);
-    close (self->ep);
-    self->ep = -1;
+    gst_ffs_endpoint_close (&self->ffs);
     return FALSE;
   }
   self->imports = gst_dmabuf_import_cache_new (&import_attacher, self);
@@ -892,7 +799,6 @@ gst_ffs_sink_start (GstBaseSink * bsink)
   self->copy_blocks = g_ptr_array_new ();
   g_queue_init (&self->inflight);
   g_queue_init (&self->copy_free);
-  GST_DEBUG_OBJECT (self, "opened %s", self->ep_path);
   return TRUE;
 }
 
@@ -904,7 +810,7 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
   GList *l;
   guint i;
 
-  if (self->ep < 0)
+  if (self->ffs.fd < 0)
     return TRUE;
   /* DETACH cancels what is still queued. A fence's lock lives in the
    * kernel's attachment, which the DETACH frees once the cancelled
@@ -922,13 +828,10 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
   for (i = 0; i < self->copy_blocks->len; i++) {
     CopyBlock *b = g_ptr_array_index (self->copy_blocks, i);
 
-    ffs_detach (self, gst_dmabuf_memory_get_fd (b->mem));
+    gst_ffs_endpoint_detach (&self->ffs, gst_dmabuf_memory_get_fd (b->mem));
   }
   while ((t = g_queue_pop_head (&self->inflight)) != NULL) {
-    struct pollfd p = {.fd = t->dmabuf,.events = POLLOUT };
-
-    if (poll (&p, 1, 1000) != 1)
-      GST_WARNING_OBJECT (self, "a cancelled transfer did not end in 1 s");
+    gst_ffs_endpoint_wait_cancelled (&self->ffs, t->dmabuf);
     transfer_release (self, t);
   }
   g_queue_clear (&self->copy_free);
@@ -943,10 +846,7 @@ gst_ffs_sink_stop (GstBaseSink * bsink)
   gst_clear_object (&self->imports);
   gst_clear_object (&self->dmabuf_allocator);
   gst_clear_object (&self->exporter);
-  close (self->cancel);
-  self->cancel = -1;
-  close (self->ep);
-  self->ep = -1;
+  gst_ffs_endpoint_close (&self->ffs);
   /* ep0 (a function of ours) stays open until READY_TO_NULL */
   return TRUE;
 }
@@ -955,41 +855,9 @@ static GstStateChangeReturn
 gst_ffs_sink_change_state (GstElement * element, GstStateChange transition)
 {
   GstFfsSink *self = GST_FFS_SINK (element);
-  GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    gchar *mount;
-    GError *error = NULL;
-
-    GST_OBJECT_LOCK (self);
-    mount = g_strdup (self->function);
-    GST_OBJECT_UNLOCK (self);
-    /* owned from READY on: the host can enumerate the function (the
-     * gadget bound to its UDC) before the stream starts, and PAUSED-READY
-     * cycles keep it enumerated */
-    if (mount && mount[0]) {
-      self->fn = gst_ffs_function_new (mount, GST_FFS_DIRECTION_IN,
-          INTERFACE_NAME, &error);
-      if (self->fn == NULL) {
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot set up "
-                "the FunctionFS function %s: %s", mount, error->message),
-            ("function: the mount point of a FunctionFS instance whose ep0 "
-                "no other program holds"));
-        g_clear_error (&error);
-        g_free (mount);
-        return GST_STATE_CHANGE_FAILURE;
-      }
-    }
-    g_free (mount);
-  }
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL
-      || (transition == GST_STATE_CHANGE_NULL_TO_READY
-          && ret == GST_STATE_CHANGE_FAILURE)) {
-    /* the endpoint file is closed (stop): ep0 may go */
-    g_clear_object (&self->fn);
-  }
-  return ret;
+  return gst_ffs_endpoint_change_state (&self->ffs, transition,
+      &self->function, INTERFACE_NAME, GST_ELEMENT_CLASS (parent_class));
 }
 
 /* ---- properties ---- */
@@ -1104,7 +972,7 @@ gst_ffs_sink_finalize (GObject * object)
 
   g_free (self->endpoint);
   g_free (self->function);
-  g_free (self->ep_path);
+  gst_ffs_endpoint_clear (&self->ffs);
   g_free (self->dma_heap);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1197,8 +1065,7 @@ gst_ffs_sink_init (GstFfsSink * self)
   self->on_disconnect = DEFAULT_ON_DISCONNECT;
   self->offer_pool = TRUE;
   self->reconnect_timeout = DEFAULT_RECONNECT_TIMEOUT;
-  self->ep = -1;
-  self->cancel = -1;
+  gst_ffs_endpoint_init (&self->ffs, GST_ELEMENT (self), GST_FFS_DIRECTION_IN);
   /* the USB host paces the stream; a last sample would hold one more
    * buffer (an upstream DMA block) for nothing */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

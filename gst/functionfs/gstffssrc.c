@@ -41,13 +41,8 @@
 
 #include "gstffssrc.h"
 
-#include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
@@ -55,8 +50,7 @@
 #include "gstdmabufblockallocator.h"
 #include "gstdmabufexporter.h"
 #include "gstdmabuffence.h"
-#include "gstffsfunction.h"
-#include "gstffsuapi.h"
+#include "gstffsendpoint.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_ffs_src_debug);
 #define GST_CAT_DEFAULT gst_ffs_src_debug
@@ -118,16 +112,13 @@ struct _GstFfsSrc
   gchar *dma_heap;
   gboolean short_check;
 
-  /* the function we own (function=): from NULL_TO_READY to READY_TO_NULL */
-  GstFfsFunction *fn;
+  /* the function (from READY) and the endpoint file (start to stop) */
+  GstFfsEndpoint ffs;
 
   /* fixed from start() to stop() (the pool, with function=, from the
    * first create() after the host's ENABLE) */
-  gchar *ep_path;               /* the endpoint file in use */
   gchar *heap;
   guint n_blocks;
-  gint ep;
-  gint cancel;                  /* eventfd: readable while unlocked */
   GstDmabufBlockAllocator *pool;
   gsize block_bytes;
   guint timeout_ms;
@@ -158,40 +149,19 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (ffssrc, "ffssrc", GST_RANK_NONE,
     GST_DEBUG_CATEGORY_INIT (gst_ffs_src_debug, "ffssrc", 0,
         "FunctionFS source"));
 
-/* ---- the endpoint's DMABUF ioctls (the pool's attacher) ---- */
+/* ---- the pool's attacher ---- */
 
 static gboolean
 ffs_attach (gpointer target, gint fd, GError ** error)
 {
   GstFfsSrc *self = target;
 
-  if (ioctl (self->ep, FUNCTIONFS_DMABUF_ATTACH, &fd) != 0) {
-    gint e = errno;
-
-    /* f_fs refuses a UDC without scatter-gather with EPERM */
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-        "FUNCTIONFS_DMABUF_ATTACH: %s%s", g_strerror (e), e == EPERM ?
-        " (the USB device controller has no scatter-gather support)" : "");
+  if (!gst_ffs_endpoint_attach (&self->ffs, fd, error))
     return FALSE;
-  }
   GST_OBJECT_LOCK (self);
   self->dmabuf_imports++;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
-}
-
-/* The function of ours is not bound to a UDC: f_fs's DETACH and TRANSFER
- * dereference the missing gadget and oops (docs/kernel-bugs.md 16); the
- * endpoint file's close detaches instead. */
-static gboolean
-fn_unbound (GstFfsSrc * self)
-{
-  GstFfsFunctionState st;
-
-  if (self->fn == NULL)
-    return FALSE;
-  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
-  return st == GST_FFS_FUNCTION_UNBOUND || st == GST_FFS_FUNCTION_GONE;
 }
 
 static void
@@ -199,10 +169,7 @@ ffs_detach (gpointer target, gint fd)
 {
   GstFfsSrc *self = target;
 
-  if (fn_unbound (self))
-    return;
-  if (ioctl (self->ep, FUNCTIONFS_DMABUF_DETACH, &fd) != 0)
-    GST_DEBUG_OBJECT (self, "DETACH of fd %d: %s", fd, g_strerror (errno));
+  gst_ffs_endpoint_detach (&self->ffs, fd);
 }
 
 static const GstDmabufAttacher attacher = {
@@ -246,10 +213,7 @@ marker_intact (GstFfsSrc * self, GstMemory * block)
 static QueueResult
 queue_locked (GstFfsSrc * self, GstMemory * block, gint * err)
 {
-  struct usb_ffs_dmabuf_transfer_req req = {
-    .fd = gst_dmabuf_memory_get_fd (block),.flags = 0,
-    .length = self->block_bytes
-  };
+  gint fd = gst_dmabuf_memory_get_fd (block);
   Transfer *t;
   gint fence;
 
@@ -257,20 +221,17 @@ queue_locked (GstFfsSrc * self, GstMemory * block, gint * err)
     *err = EIO;
     return QUEUE_FAILED;
   }
-  if (fn_unbound (self)) {
+  if (gst_ffs_endpoint_unbound (&self->ffs)) {
     *err = ENODEV;              /* not to the kernel: kernel-bugs 16 */
     return QUEUE_FAILED;
   }
   gst_dmabuf_block_allocator_mark_queued (self->pool, block);
-  while (ioctl (self->ep, FUNCTIONFS_DMABUF_TRANSFER, &req) != 0) {
-    if (errno == EINTR)
-      continue;
-    *err = errno;
+  *err = gst_ffs_endpoint_transfer (&self->ffs, fd, self->block_bytes);
+  if (*err)
     return *err == EBUSY ? QUEUE_BUSY : QUEUE_FAILED;
-  }
   /* taken while the fence is pending, so that it carries the transfer's
    * status; every fence, so right whichever way the kernel filed it */
-  fence = gst_dmabuf_fence_export (req.fd, TRUE, NULL);
+  fence = gst_dmabuf_fence_export (fd, TRUE, NULL);
   t = g_new0 (Transfer, 1);
   t->block = block;
   t->fence = fence;
@@ -317,17 +278,17 @@ disconnect_cause (GstFfsSrc * self)
 {
   GstFfsFunctionState st;
 
-  if (self->fn == NULL)
+  if (self->ffs.fn == NULL)
     return NULL;
-  if (gst_ffs_function_get_state (self->fn, NULL, NULL) ==
+  if (gst_ffs_function_get_state (self->ffs.fn, NULL, NULL) ==
       GST_FFS_FUNCTION_ENABLED)
-    gst_ffs_function_wait_change (self->fn, GST_FFS_FUNCTION_ENABLED,
-        self->cancel, CAUSE_WAIT_MS);
-  if (gst_ffs_function_get_state (self->fn, NULL, NULL) ==
+    gst_ffs_function_wait_change (self->ffs.fn, GST_FFS_FUNCTION_ENABLED,
+        self->ffs.cancel, CAUSE_WAIT_MS);
+  if (gst_ffs_function_get_state (self->ffs.fn, NULL, NULL) ==
       GST_FFS_FUNCTION_BOUND)
-    gst_ffs_function_wait_change (self->fn, GST_FFS_FUNCTION_BOUND,
-        self->cancel, UNBIND_WAIT_MS);
-  st = gst_ffs_function_get_state (self->fn, NULL, NULL);
+    gst_ffs_function_wait_change (self->ffs.fn, GST_FFS_FUNCTION_BOUND,
+        self->ffs.cancel, UNBIND_WAIT_MS);
+  st = gst_ffs_function_get_state (self->ffs.fn, NULL, NULL);
   return st == GST_FFS_FUNCTION_ENABLED ? NULL :
       gst_ffs_function_describe_state (st);
 }
@@ -340,19 +301,19 @@ post_transfer_error (GstFfsSrc * self, const gchar * what, gint err)
 
   if (cause)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host disconnected "
-            "from %s: %s", self->ep_path, cause),
+            "from %s: %s", self->ffs.path, cause),
         ("%s: %s", what, g_strerror (err)));
   else if (err == EAGAIN)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host has not "
             "enabled the interface of %s (not connected, or not configured)",
-            self->ep_path), ("%s: %s", what, g_strerror (err)));
+            self->ffs.path), ("%s: %s", what, g_strerror (err)));
   else if (err == ESHUTDOWN || err == ECONNRESET || err == ENODEV)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host disconnected or "
-            "disabled the interface of %s", self->ep_path),
+            "disabled the interface of %s", self->ffs.path),
         ("%s: %s", what, g_strerror (err)));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("USB transfer on %s failed",
-            self->ep_path), ("%s: %s", what, g_strerror (err)));
+            self->ffs.path), ("%s: %s", what, g_strerror (err)));
 }
 
 /* ---- create ---- */
@@ -425,13 +386,13 @@ wait_for_block (GstFfsSrc * self, gint busy, gint64 deadline)
   if (deadline >= 0 && g_get_monotonic_time () >= deadline) {
     if (busy >= 0)
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("A DMABUF of %s stayed busy "
-              "for longer than the timeout of %u ms", self->ep_path,
+              "for longer than the timeout of %u ms", self->ffs.path,
               self->timeout_ms), ("a fence of another device is pending"));
     else
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Downstream held all %u "
               "blocks of %s for longer than the timeout of %u ms",
               gst_dmabuf_block_allocator_get_n_blocks (self->pool),
-              self->ep_path, self->timeout_ms), ("raise blocks"));
+              self->ffs.path, self->timeout_ms), ("raise blocks"));
     return GST_FLOW_ERROR;
   }
   if (busy >= 0) {
@@ -439,7 +400,7 @@ wait_for_block (GstFfsSrc * self, gint busy, gint64 deadline)
     gint ms = left_ms (self, deadline);
 
     if (fd >= 0) {
-      GstDmabufFenceWait w = gst_dmabuf_fence_wait (fd, self->cancel,
+      GstDmabufFenceWait w = gst_dmabuf_fence_wait (fd, self->ffs.cancel,
           ms < 0 ? 100 : MIN (ms, 100), NULL);
       close (fd);
       if (w == GST_DMABUF_FENCE_CANCELLED)
@@ -487,11 +448,11 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
   /* only this thread pops: t stays the head */
   if (t->fence < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot wait for a USB "
-            "transfer on %s", self->ep_path),
+            "transfer on %s", self->ffs.path),
         ("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed"));
     return GST_FLOW_ERROR;
   }
-  switch (gst_dmabuf_fence_wait (t->fence, self->cancel,
+  switch (gst_dmabuf_fence_wait (t->fence, self->ffs.cancel,
           self->timeout_ms == 0 ? -1 : (gint) self->timeout_ms, &error)) {
     case GST_DMABUF_FENCE_SIGNALED:
       break;
@@ -503,13 +464,13 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
       GST_OBJECT_UNLOCK (self);
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host sent no data "
               "to %s: a transfer did not complete within the timeout of "
-              "%u ms", self->ep_path, self->timeout_ms),
+              "%u ms", self->ffs.path, self->timeout_ms),
           ("%u transfers queued", self->max_queued));
       return GST_FLOW_ERROR;
     case GST_DMABUF_FENCE_FAILED:
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Waiting for a USB transfer "
-              "on %s failed", self->ep_path), ("%s", error->message));
+              "on %s failed", self->ffs.path), ("%s", error->message));
       g_clear_error (&error);
       return GST_FLOW_ERROR;
   }
@@ -534,7 +495,7 @@ gst_ffs_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
             "shorter than blocksize (%" G_GSIZE_FORMAT " bytes) to %s: "
             "FunctionFS's DMABUF interface does not report how many bytes "
             "arrived, so the host must send whole blocks", self->block_bytes,
-            self->ep_path), ("a short packet ended the transfer early; set "
+            self->ffs.path), ("a short packet ended the transfer early; set "
             "blocksize to the host's transfer size"));
     return GST_FLOW_ERROR;
   }
@@ -579,15 +540,13 @@ static gboolean
 gst_ffs_src_unlock (GstBaseSrc * bsrc)
 {
   GstFfsSrc *self = GST_FFS_SRC (bsrc);
-  guint64 one = 1;
 
   g_mutex_lock (&self->lock);
   self->flushing = TRUE;
   g_mutex_unlock (&self->lock);
   if (self->pool)
     gst_dmabuf_block_allocator_set_flushing (self->pool, TRUE);
-  if (self->cancel >= 0 && write (self->cancel, &one, sizeof (one)) < 0)
-    GST_WARNING_OBJECT (self, "eventfd write: %s", g_strerror (errno));
+  gst_ffs_endpoint_unlock (&self->ffs);
   return TRUE;
 }
 
@@ -595,12 +554,8 @@ static gboolean
 gst_ffs_src_unlock_stop (GstBaseSrc * bsrc)
 {
   GstFfsSrc *self = GST_FFS_SRC (bsrc);
-  guint64 v;
 
-  /* non-blocking: EAGAIN when nothing was written */
-  if (self->cancel >= 0 && read (self->cancel, &v, sizeof (v)) < 0
-      && errno != EAGAIN)
-    GST_WARNING_OBJECT (self, "eventfd read: %s", g_strerror (errno));
+  gst_ffs_endpoint_unlock_stop (&self->ffs);
   if (self->pool)
     gst_dmabuf_block_allocator_set_flushing (self->pool, FALSE);
   g_mutex_lock (&self->lock);
@@ -632,54 +587,27 @@ close_all (GstFfsSrc * self)
     /* no hook after this; the DETACHes cancel what is queued */
     gst_dmabuf_block_allocator_close (self->pool);
     while ((t = g_queue_pop_head (&self->queued)) != NULL) {
-      struct pollfd p = {.fd = gst_dmabuf_memory_get_fd (t->block),
-        .events = POLLOUT
-      };
-
-      /* on the DMABUF itself, never a sync file, after a DETACH */
-      if (poll (&p, 1, 1000) != 1)
-        GST_WARNING_OBJECT (self, "a cancelled transfer did not end in 1 s");
+      gst_ffs_endpoint_wait_cancelled (&self->ffs,
+          gst_dmabuf_memory_get_fd (t->block));
       gst_memory_unref (t->block);
       g_free (t);
     }
     gst_clear_object (&self->pool);
   }
-  if (self->cancel >= 0)
-    close (self->cancel);
-  self->cancel = -1;
-  if (self->ep >= 0)
-    close (self->ep);
-  self->ep = -1;
+  gst_ffs_endpoint_close (&self->ffs);
 }
 
 /* The endpoint's descriptor: a bulk OUT endpoint, and its packet size. */
 static gboolean
 check_endpoint (GstFfsSrc * self, guint * max_packet)
 {
-  struct usb_endpoint_descriptor d;
+  gint err;
 
-  memset (&d, 0, sizeof (d));
-  if (ioctl (self->ep, FUNCTIONFS_ENDPOINT_DESC, &d) != 0) {
-    post_transfer_error (self, "FUNCTIONFS_ENDPOINT_DESC", errno);
-    return FALSE;
-  }
-  if ((d.bmAttributes & USB_ENDPOINT_XFERTYPE_MASK) != USB_ENDPOINT_XFER_BULK
-      || (d.bEndpointAddress & USB_ENDPOINT_DIR_MASK) != USB_DIR_OUT) {
-    static const gchar *types[] = { "control", "isochronous", "bulk",
-      "interrupt"
-    };
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s is not a bulk OUT "
-            "endpoint: it is %s %s (address 0x%02x)", self->ep_path,
-            types[d.bmAttributes & USB_ENDPOINT_XFERTYPE_MASK],
-            (d.bEndpointAddress & USB_DIR_IN) ? "IN" : "OUT",
-            d.bEndpointAddress), ("ffssrc reads a bulk OUT endpoint; "
-            "ffssink writes a bulk IN one"));
-    return FALSE;
-  }
-  *max_packet = le16toh (d.wMaxPacketSize) & 0x7ff;
-  if (*max_packet == 0)
-    *max_packet = 512;
-  return TRUE;
+  if (gst_ffs_endpoint_check_desc (&self->ffs, max_packet, &err))
+    return TRUE;
+  if (err)
+    post_transfer_error (self, "FUNCTIONFS_ENDPOINT_DESC", err);
+  return FALSE;
 }
 
 /* The endpoint's check, the pool (its blocks attached) and the marker. */
@@ -699,7 +627,7 @@ setup_pool (GstFfsSrc * self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("blocksize %"
             G_GSIZE_FORMAT " is not valid for %s: valid are multiples of the "
             "endpoint's max packet size %u, from %u to %u bytes",
-            self->block_bytes, self->ep_path, max_packet, max_packet,
+            self->block_bytes, self->ffs.path, max_packet, max_packet,
             MAX_BLOCKSIZE), (NULL));
     return FALSE;
   }
@@ -726,7 +654,7 @@ setup_pool (GstFfsSrc * self)
     }
     if (!gst_dmabuf_block_allocator_add_block (self->pool, fd, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot attach a DMABUF to "
-              "%s: %s", self->ep_path, error->message), (NULL));
+              "%s: %s", self->ffs.path, error->message), (NULL));
       break;
     }
   }
@@ -742,8 +670,8 @@ setup_pool (GstFfsSrc * self)
   gst_dmabuf_block_allocator_set_released_func (self->pool, block_released,
       self);
   GST_DEBUG_OBJECT (self, "%s: %u blocks of %" G_GSIZE_FORMAT " bytes, %u "
-      "queued, max packet %u", self->ep_path, self->n_blocks, self->block_bytes,
-      self->max_queued, max_packet);
+      "queued, max packet %u", self->ffs.path, self->n_blocks,
+      self->block_bytes, self->max_queued, max_packet);
   return TRUE;
 
 }
@@ -755,7 +683,7 @@ setup_after_enable (GstFfsSrc * self)
 {
   gint ms = self->timeout_ms == 0 ? G_MAXINT : (gint) self->timeout_ms;
 
-  switch (gst_ffs_function_wait (self->fn, TRUE, self->cancel, ms)) {
+  switch (gst_ffs_function_wait (self->ffs.fn, TRUE, self->ffs.cancel, ms)) {
     case GST_FFS_FUNCTION_WAIT_DONE:
       break;
     case GST_FFS_FUNCTION_WAIT_CANCELLED:
@@ -764,9 +692,10 @@ setup_after_enable (GstFfsSrc * self)
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("The USB host did not "
               "enable the interface of %s within the timeout of %u ms: %s",
-              self->ep_path, self->timeout_ms,
+              self->ffs.path, self->timeout_ms,
               gst_ffs_function_describe_state (gst_ffs_function_get_state
-                  (self->fn, NULL, NULL))), ("bind the gadget to a UDC once "
+                  (self->ffs.fn, NULL, NULL))),
+          ("bind the gadget to a UDC once "
               "the element is in READY, and connect a host"));
       return GST_FLOW_ERROR;
   }
@@ -781,11 +710,7 @@ gst_ffs_src_start (GstBaseSrc * bsrc)
   gchar *heap;
 
   GST_OBJECT_LOCK (self);
-  g_free (self->ep_path);
-  /* function= wins over endpoint= */
-  self->ep_path = self->fn ?
-      g_strdup (gst_ffs_function_get_endpoint (self->fn)) :
-      g_strdup (self->endpoint);
+  gst_ffs_endpoint_set_path (&self->ffs, self->endpoint);
   self->timeout_ms = self->timeout;
   self->max_queued = self->transfers;
   self->check_short = self->short_check;
@@ -798,42 +723,23 @@ gst_ffs_src_start (GstBaseSrc * bsrc)
   self->flushing = FALSE;
   self->queue_errno = 0;
 
-  if (self->ep_path == NULL || self->ep_path[0] == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No endpoint given"),
-        ("set function to the mount point of a FunctionFS function (e.g. "
-            "/dev/ffs-NAME), or endpoint to the OUT endpoint file of one "
-            "whose ep0 another program set up (e.g. /dev/ffs-NAME/ep2)"));
+  if (!gst_ffs_endpoint_check_path (&self->ffs))
     goto fail;
-  }
   if (self->max_queued > blocks) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("transfers (%u) cannot "
             "exceed blocks (%u): valid transfers are 1 to %u",
             self->max_queued, blocks, blocks), (NULL));
     goto fail;
   }
-  self->ep = open (self->ep_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (self->ep < 0) {
-    gint e = errno;
-
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open the "
-            "FunctionFS endpoint %s: %s", self->ep_path, g_strerror (e)),
-        ("%s", e == ENODEV ? "the function's ep0 is not set up (no "
-            "descriptors written, or closed)" : "open() failed"));
+  if (!gst_ffs_endpoint_open (&self->ffs))
     goto fail;
-  }
-  self->cancel = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->cancel < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("eventfd: %s",
-            g_strerror (errno)), (NULL));
-    goto fail;
-  }
   g_free (self->heap);
   self->heap = heap;
   self->n_blocks = blocks;
   /* with function=, the endpoint's descriptor and the ATTACHes wait for
    * the host (ENDPOINT_DESC is EAGAIN before the ENABLE, ATTACH EPERM
    * while unbound): the first create() does them, where unlock works */
-  if (self->fn == NULL && !setup_pool (self))
+  if (self->ffs.fn == NULL && !setup_pool (self))
     goto fail_heap_kept;
   return TRUE;
 
@@ -855,38 +761,9 @@ static GstStateChangeReturn
 gst_ffs_src_change_state (GstElement * element, GstStateChange transition)
 {
   GstFfsSrc *self = GST_FFS_SRC (element);
-  GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    GError *error = NULL;
-    gchar *mount;
-
-    GST_OBJECT_LOCK (self);
-    mount = g_strdup (self->function);
-    GST_OBJECT_UNLOCK (self);
-    /* owned from READY on, so the gadget can be bound (and the host
-     * enumerate it) before the stream starts */
-    if (mount && mount[0]) {
-      self->fn = gst_ffs_function_new (mount, GST_FFS_DIRECTION_OUT,
-          INTERFACE_NAME, &error);
-      if (self->fn == NULL) {
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot set up "
-                "the FunctionFS function %s: %s", mount, error->message),
-            ("function: the mount point of a FunctionFS instance whose ep0 "
-                "no other program holds"));
-        g_clear_error (&error);
-        g_free (mount);
-        return GST_STATE_CHANGE_FAILURE;
-      }
-    }
-    g_free (mount);
-  }
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL
-      || (transition == GST_STATE_CHANGE_NULL_TO_READY
-          && ret == GST_STATE_CHANGE_FAILURE))
-    g_clear_object (&self->fn); /* after the endpoint file (stop) */
-  return ret;
+  return gst_ffs_endpoint_change_state (&self->ffs, transition,
+      &self->function, INTERFACE_NAME, GST_ELEMENT_CLASS (parent_class));
 }
 
 /* ---- properties ---- */
@@ -999,7 +876,7 @@ gst_ffs_src_finalize (GObject * object)
 
   g_free (self->endpoint);
   g_free (self->function);
-  g_free (self->ep_path);
+  gst_ffs_endpoint_clear (&self->ffs);
   g_free (self->heap);
   g_free (self->dma_heap);
   gst_caps_replace (&self->caps, NULL);
@@ -1088,8 +965,7 @@ gst_ffs_src_init (GstFfsSrc * self)
   self->blocks = DEFAULT_BLOCKS;
   self->dma_heap = g_strdup (DEFAULT_DMA_HEAP);
   self->short_check = DEFAULT_SHORT_CHECK;
-  self->ep = -1;
-  self->cancel = -1;
+  gst_ffs_endpoint_init (&self->ffs, GST_ELEMENT (self), GST_FFS_DIRECTION_OUT);
   g_mutex_init (&self->lock);
   g_queue_init (&self->queued);
   /* the USB host paces the stream, as a network peer would: live, each
