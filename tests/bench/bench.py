@@ -340,6 +340,78 @@ def playback(path, size, fill, nbytes):
         f'underruns={underruns}')
 
 
+# ---- USB: ffssink on the test bed's gadget ----
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GADGET = os.path.join(HERE, '..', 'vm', 'usb', 'gadget')
+USB_HOST = os.path.join(HERE, '..', '..', 'examples', 'python',
+                        'iio-usb-stream.py')
+FFS = '/dev/ffs-gstiio'
+USB_SIZE = 65536
+
+
+def gadget(*args):
+    r = subprocess.run([GADGET] + list(args), capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f'gadget {" ".join(args)}: {r.stderr.strip()}')
+
+
+def usb(path, io_mode, nbytes):
+    """iiosrc into ffssink owning the gadget's function, a pyusb reader
+    (examples/python/iio-usb-stream.py host, another process) on the host
+    side: the sink's zero-copy DMABUF path against its copy of system
+    memory into its own DMABUFs. dummy_hcd moves the bytes with a memcpy
+    in the kernel (sys/GiB); CPU-s/GiB is the GStreamer process."""
+    what = f'usb {path}'
+    n = max(nbytes // USB_SIZE, 4)
+    launch = (f'iiosrc device=sim-adc io-mode={io_mode} rate={CAPTURE_RATE} '
+              f'buffer-size={USB_SIZE // ADC_SAMPLE} blocks={BLOCKS} '
+              f'num-buffers={n} ! ffssink name=sink function={FFS} '
+              'timeout=60000')
+    reader = []
+
+    def bind(p):
+        if p.set_state(Gst.State.READY) != Gst.StateChangeReturn.SUCCESS:
+            raise RuntimeError('ffssink did not reach READY')
+        gadget('bind')
+        reader.append(subprocess.Popen(
+            ['/usr/bin/python3', USB_HOST, 'host', '--bytes',
+             str(n * USB_SIZE), '--wait', '60'], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True))
+
+    try:
+        gadget('setup')
+        p, err, wall, cpu, syscpu = run_pipeline(
+            launch, lambda p: p.get_by_name('sink').get_static_pad('sink'),
+            setup=bind)
+        st = p.get_by_name('sink').get_property('stats')
+        p.set_state(Gst.State.NULL)
+        out = reader[0].communicate(timeout=120)[0] if reader else ''
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        fail(what, str(e))
+        return
+    finally:
+        for r in reader:
+            if r.poll() is None:
+                r.kill()
+                r.wait()
+        try:
+            gadget('teardown')
+        except RuntimeError as e:
+            fail(what, str(e))
+    if err:
+        fail(what, err)
+        return
+    if reader[0].returncode != 0 or f'received {n * USB_SIZE} bytes' not in out:
+        fail(what, f'the USB host side: {out.strip()}')
+    copied = st.get_value('bytes-copied')
+    if (io_mode == 'dmabuf') != (copied == 0):
+        fail(what, f'bytes-copied {copied} of {st.get_value("bytes")}')
+    row('usb', f'ffssink {path}', USB_SIZE, 0, (n - 1) * USB_SIZE, wall, cpu,
+        syscpu, f'bytes-copied={copied}')
+
+
 # ---- the table ----
 
 def add_ratios():
@@ -428,6 +500,12 @@ def main():
             libiio_tool('out', size, fill, row_bytes)
             for path in ('pool', 'import', 'copy'):
                 playback(path, size, fill, row_bytes)
+    # USB at one block size: dummy_hcd, not the element, sets the pace
+    print(f'USB: ffssink, block {USB_SIZE} bytes, fill=0', flush=True)
+    set_sim(0)
+    usb_bytes = 4 * MIB if a.quick else 32 * MIB
+    usb('dmabuf', 'dmabuf', usb_bytes)
+    usb('copy', 'copy', usb_bytes)
     for dev in ('sim-adc', 'sim-dac'):
         write_attr(dev, 'sampling_frequency', 1000000)
         write_attr(dev, 'fill', 1)
