@@ -373,7 +373,9 @@ def usb(path, io_mode, nbytes):
 
     def bind(p):
         if p.set_state(Gst.State.READY) != Gst.StateChangeReturn.SUCCESS:
-            raise RuntimeError('ffssink did not reach READY')
+            msg = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            raise RuntimeError('ffssink did not reach READY: %s' % (
+                msg.parse_error()[0].message if msg else 'no error message'))
         gadget('bind')
         reader.append(subprocess.Popen(
             ['/usr/bin/python3', USB_HOST, 'host', '--bytes',
