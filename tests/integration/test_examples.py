@@ -278,6 +278,12 @@ def test_lo_sweep_py_errors():
           "no error naming the unknown device")
 
 
+def reset_adc():
+    """sim-adc keeps what a case wrote (test_lo_sweep_py's waveform=sine)
+    for the rest of the guest's life: back to the ramp the others check."""
+    iiotest.write_attr("sim-adc", "waveform", "ramp")
+
+
 # ---- examples/python/iio-usb-stream.py ---------------------------------------
 
 GADGET = os.path.normpath(os.path.join(HERE, "..", "vm", "usb", "gadget"))
@@ -301,7 +307,7 @@ def test_usb_stream_py():
         [PYTHON, USB_STREAM_PY, "board", "--function", "/dev/ffs-gstiio",
          "--device", "sim-adc", "--buffer-size", str(size), "--blocks", "64",
          "--buffers", str(n), "--timeout", "60000", "--attributes",
-         "sampling_frequency=20000"], stdout=subprocess.PIPE,
+         "sampling_frequency=20000,waveform=ramp"], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
         line = board.stdout.readline()
@@ -353,7 +359,8 @@ def main():
                  test_siggen_audiotestsrc, test_siggen_copy,
                  test_siggen_cyclic, test_lo_sweep_py,
                  test_lo_sweep_py_errors, test_usb_stream_py,
-                 test_usb_stream_py_no_host, argv=args[2:])
+                 test_usb_stream_py_no_host, argv=args[2:],
+                 after_each=reset_adc)
 
 
 if __name__ == "__main__":
