@@ -120,6 +120,13 @@
  *                       set in the register if the last came after its last
  *                       read.
  *
+ * Addition (a crystal off its nominal rate), sim-adc and sim-dac:
+ *   clock_ppm           rw, integer -100000..100000 (else EINVAL), default
+ *                       0; applies at the next enable. The engine runs at
+ *                       sampling_frequency * (1 + clock_ppm / 1e6) in the
+ *                       timing below, while sampling_frequency still reads
+ *                       the nominal rate (a board's crystal is never exact).
+ *
  * Timing: blocks queued before enable (fileio capture blocks, DMABUFs
  * enqueued while disabled) start at n = 0 and follow each other. A block of
  * L samples placed at sample n completes at t0 + (n + L) / rate, t0 being
@@ -159,6 +166,9 @@
 #define SIM_DMA_DEFAULT_RATE	1000000
 #define SIM_KFIFO_DEFAULT_RATE	100000
 #define SIM_MAX_RATE		100000000
+/* clock_ppm's range: a crystal is within 100 ppm; tests want more */
+#define SIM_MAX_PPM		100000
+#define SIM_PPM_SCALE		1000000ULL
 #define SIM_MAX_CHANNELS	4
 /* Blocks the work item completes before it yields the CPU */
 #define SIM_STEPS_PER_RUN	16
@@ -224,6 +234,7 @@ struct sim_scan {
 	unsigned int bpd;			/* bytes per channel set */
 	int waveform;
 	u32 rate;
+	u64 real_rate_uhz;	/* rate * (1e6 + clock_ppm): the engine's pace */
 	u32 tone;		/* sine: sim-phy's LO multiplier, 1 by default */
 	u32 gain_q15;		/* sine: sim-phy's gain, SIM_UNITY_Q15 by default */
 };
@@ -276,6 +287,7 @@ struct sim_dev {
 	u32 rate;		/* sampling_frequency, applied at enable */
 	int waveform;		/* applied at enable */
 	int fault;		/* SIM_FAULT_*, cmpxchg'd by the engine */
+	int clock_ppm;		/* applied at enable */
 	bool fill;		/* applied at enable */
 	bool fast;		/* applied at enable */
 	struct sim_dma *dma;	/* sim-adc, sim-dac */
@@ -366,6 +378,8 @@ static void sim_scan_init(struct sim_scan *scan, struct iio_dev *indio_dev)
 	scan->bpd = 2 * scan->nchans;
 	scan->waveform = READ_ONCE(sim->waveform);
 	scan->rate = READ_ONCE(sim->rate);
+	scan->real_rate_uhz = (u64)scan->rate *
+		(SIM_PPM_SCALE + READ_ONCE(sim->clock_ppm));
 	scan->tone = 1;
 	scan->gain_q15 = SIM_UNITY_Q15;
 }
@@ -405,7 +419,8 @@ static u64 sim_dma_now_n(struct sim_dma *dma, ktime_t now)
 	if (!dma->running || !dma->scan.rate || ktime_before(now, dma->t0))
 		return 0;
 	return mul_u64_u64_div_u64(ktime_to_ns(ktime_sub(now, dma->t0)),
-				   dma->scan.rate, NSEC_PER_SEC);
+				   dma->scan.real_rate_uhz,
+				   NSEC_PER_SEC * SIM_PPM_SCALE);
 }
 
 /* When the block's last sample is due. Under list_lock. */
@@ -414,8 +429,9 @@ static ktime_t sim_dma_due(struct sim_dma *dma, struct sim_xfer *x)
 	if (!dma->scan.rate)
 		return 0;
 	return ktime_add_ns(dma->t0,
-			    mul_u64_u64_div_u64(x->start + x->len, NSEC_PER_SEC,
-						dma->scan.rate));
+			    mul_u64_u64_div_u64(x->start + x->len,
+						NSEC_PER_SEC * SIM_PPM_SCALE,
+						dma->scan.real_rate_uhz));
 }
 
 /* Samples were lost: sets the sticky bit. Under list_lock. */
@@ -997,6 +1013,28 @@ static ssize_t sampling_frequency_store(struct device *dev,
 	return len;
 }
 
+static ssize_t clock_ppm_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(dev_to_sim(dev)->clock_ppm));
+}
+
+static ssize_t clock_ppm_store(struct device *dev,
+			       struct device_attribute *attr, const char *buf,
+			       size_t len)
+{
+	int ppm;
+	int ret;
+
+	ret = kstrtoint(buf, 0, &ppm);
+	if (ret)
+		return ret;
+	if (ppm < -SIM_MAX_PPM || ppm > SIM_MAX_PPM)
+		return -EINVAL;
+	WRITE_ONCE(dev_to_sim(dev)->clock_ppm, ppm);
+	return len;
+}
+
 static ssize_t waveform_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
@@ -1202,6 +1240,7 @@ static IIO_DEVICE_ATTR_RW(fast, 0);
 static IIO_DEVICE_ATTR_RO(fill_ns, 0);
 static IIO_DEVICE_ATTR_RO(blocks_done, 0);
 static IIO_DEVICE_ATTR_RO(xflow_events, 0);
+static IIO_DEVICE_ATTR_RW(clock_ppm, 0);
 
 static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_sampling_frequency.dev_attr.attr,
@@ -1215,6 +1254,7 @@ static struct attribute *sim_adc_attrs[] = {
 	&iio_dev_attr_fill_ns.dev_attr.attr,
 	&iio_dev_attr_blocks_done.dev_attr.attr,
 	&iio_dev_attr_xflow_events.dev_attr.attr,
+	&iio_dev_attr_clock_ppm.dev_attr.attr,
 	NULL,
 };
 
@@ -1230,6 +1270,7 @@ static struct attribute *sim_dac_attrs[] = {
 	&iio_dev_attr_fill_ns.dev_attr.attr,
 	&iio_dev_attr_blocks_done.dev_attr.attr,
 	&iio_dev_attr_xflow_events.dev_attr.attr,
+	&iio_dev_attr_clock_ppm.dev_attr.attr,
 	NULL,
 };
 
