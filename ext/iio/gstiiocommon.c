@@ -161,7 +161,8 @@ init_queue_properties (GParamSpec ** properties, gboolean input)
   "lost), samples-lost (input: how many, as far as the path can tell), " \
   "underruns (output: times the device ran dry), hw-overruns and " \
   "hw-underruns (events of the AXI status register, xflow-check), " \
-  "dmabuf-imports, and " \
+  "dmabuf-imports, drift-ppm (how much faster than its nominal rate the " \
+  "device runs against the clock it is measured on, 0 until known), and " \
   "fallback-reason when io-mode=auto chose copy"
 
 void

@@ -6,7 +6,14 @@
 void
 gst_iio_drift_reset (GstIioDrift * self)
 {
+  gst_iio_drift_reset_window (self, GST_IIO_DRIFT_WINDOW_NS);
+}
+
+void
+gst_iio_drift_reset_window (GstIioDrift * self, gint64 window_ns)
+{
   memset (self, 0, sizeof (*self));
+  self->window_ns = MAX (window_ns, 1);
 }
 
 static const GstIioDriftPoint *
@@ -27,30 +34,53 @@ span_of (const GstIioDrift * self)
       point_at (self, 0)->device_ns;
 }
 
-/* Least squares through the windows' minima; with one point, the
- * nominal slope through it. */
-static void
-fit (GstIioDrift * self)
+/* Least squares through the windows' minima flagged in @use; FALSE when
+ * they do not span enough for a slope. */
+static gboolean
+fit_line (GstIioDrift * self, const gboolean * use)
 {
   const GstIioDriftPoint *o = point_at (self, 0);
-  gdouble sx = 0, sy = 0, sxx = 0, sxy = 0, n = self->n_points, d;
+  gdouble sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0, d;
   guint i;
 
-  self->origin_device_ns = o->device_ns;
-  self->origin_observed_ns = o->observed_ns;
   for (i = 0; i < self->n_points; i++) {
     const GstIioDriftPoint *p = point_at (self, i);
     gdouble x = p->device_ns - o->device_ns;
     gdouble y = p->observed_ns - o->observed_ns;
 
+    if (!use[i])
+      continue;
+    n++;
     sx += x;
     sy += y;
     sxx += x * x;
     sxy += x * y;
   }
   d = n * sxx - sx * sx;
-  if (span_of (self) < GST_IIO_DRIFT_MIN_SPAN_NS || d <= 0) {
-    /* too short a span for a slope: the nominal one, on the envelope */
+  if (n < 2 || d <= 0)
+    return FALSE;
+  self->slope = (n * sxy - sx * sy) / d;
+  self->offset = (sy - self->slope * sx) / n;
+  return TRUE;
+}
+
+/* Least squares through the windows' minima, then once more without the
+ * windows far above that line (every observation in them delayed: a
+ * slow start, a descheduled machine), which would tilt it; with too
+ * short a span, the nominal slope through the envelope. */
+static void
+fit (GstIioDrift * self)
+{
+  const GstIioDriftPoint *o = point_at (self, 0);
+  gboolean use[GST_IIO_DRIFT_N_WINDOWS];
+  gdouble residual[GST_IIO_DRIFT_N_WINDOWS], spread = 0;
+  guint i;
+
+  self->origin_device_ns = o->device_ns;
+  self->origin_observed_ns = o->observed_ns;
+  for (i = 0; i < self->n_points; i++)
+    use[i] = TRUE;
+  if (span_of (self) < GST_IIO_DRIFT_MIN_SPAN_NS || !fit_line (self, use)) {
     self->slope = 1.0;
     self->offset = G_MAXDOUBLE;
     for (i = 0; i < self->n_points; i++) {
@@ -59,10 +89,21 @@ fit (GstIioDrift * self)
       self->offset = MIN (self->offset, (gdouble) ((p->observed_ns -
                   o->observed_ns) - (p->device_ns - o->device_ns)));
     }
-  } else {
-    self->slope = (n * sxy - sx * sy) / d;
-    self->offset = (sy - self->slope * sx) / n;
+    self->fitted = TRUE;
+    return;
   }
+
+  for (i = 0; i < self->n_points; i++) {
+    const GstIioDriftPoint *p = point_at (self, i);
+
+    residual[i] = (p->observed_ns - o->observed_ns) - (self->offset +
+        self->slope * (p->device_ns - o->device_ns));
+    spread += ABS (residual[i]);
+  }
+  spread /= self->n_points;
+  for (i = 0; i < self->n_points; i++)
+    use[i] = residual[i] <= MAX (2 * spread, GST_IIO_DRIFT_OUTLIER_NS);
+  fit_line (self, use);
   self->fitted = TRUE;
 }
 
@@ -82,8 +123,7 @@ gst_iio_drift_add (GstIioDrift * self, gint64 device_ns, gint64 observed_ns)
   gboolean closed = FALSE;
   GstIioDriftPoint p = { device_ns, observed_ns };
 
-  if (self->window_open &&
-      device_ns - self->window_start_ns >= GST_IIO_DRIFT_WINDOW_NS) {
+  if (self->window_open && device_ns - self->window_start_ns >= self->window_ns) {
     close_window (self);
     self->window_open = FALSE;
     closed = TRUE;

@@ -9,9 +9,9 @@
  * device time keeps only its least delayed observation (the lower
  * envelope), and a least-squares line through the last N_WINDOWS of
  * those gives the rate ratio (the drift) and maps device time to the
- * reference clock. A window whose minimum is much later than the line
- * (every observation in it delayed) still counts: the fit spans many
- * seconds, so one late window moves it little. */
+ * reference clock. A window whose minimum is far above that line (every
+ * observation in it delayed: a slow first block, a descheduled machine)
+ * is left out of a second fit, so it does not tilt the line. */
 #pragma once
 
 #include <glib.h>
@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 
 #define GST_IIO_DRIFT_WINDOW_NS (250 * G_GINT64_CONSTANT (1000000))
 #define GST_IIO_DRIFT_N_WINDOWS 64
+/* A window's minimum this far above the first line (or twice the mean
+ * distance, if more) is left out of the second. */
+#define GST_IIO_DRIFT_OUTLIER_NS (1 * G_GINT64_CONSTANT (1000000))
 /* The drift is reported once the fit spans this much device time. */
 #define GST_IIO_DRIFT_MIN_SPAN_NS (2 * G_GINT64_CONSTANT (1000000000))
 
@@ -31,6 +34,7 @@ typedef struct
 
 typedef struct
 {
+  gint64 window_ns;
   /* the window being filled: its start and its least delayed point */
   gint64 window_start_ns;
   GstIioDriftPoint window_min;
@@ -48,7 +52,11 @@ typedef struct
   gdouble offset;
 } GstIioDrift;
 
+/* Windows of GST_IIO_DRIFT_WINDOW_NS. */
 void gst_iio_drift_reset (GstIioDrift * self);
+/* Windows of @window_ns: several observations each (a few blocks), so
+ * each has a least delayed one. */
+void gst_iio_drift_reset_window (GstIioDrift * self, gint64 window_ns);
 
 /* One observation; returns TRUE when it closed a window and the fit
  * changed. */

@@ -16,6 +16,7 @@ typedef struct
   guint64 stats[GST_IIO_QUEUE_N_COUNTERS];
   guint measured_rate;          /* under stats_lock */
   gboolean measured_rate_taken;
+  gdouble drift_ppm;            /* under stats_lock */
 } GstIioQueuePrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstIioQueue, gst_iio_queue,
@@ -36,6 +37,7 @@ static const gchar *const stat_names[GST_IIO_QUEUE_N_STATS] = {
   [GST_IIO_QUEUE_STAT_IO_MODE] = "io-mode",
   [GST_IIO_QUEUE_STAT_BLOCKS] = "blocks",
   [GST_IIO_QUEUE_STAT_BLOCK_BYTES] = "block-bytes",
+  [GST_IIO_QUEUE_STAT_DRIFT_PPM] = "drift-ppm",
   [GST_IIO_QUEUE_STAT_FALLBACK_REASON] = "fallback-reason",
 };
 
@@ -216,6 +218,16 @@ gst_iio_queue_take_measured_rate (GstIioQueue * self)
 }
 
 void
+gst_iio_queue_set_drift_ppm (GstIioQueue * self, gdouble ppm)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  g_mutex_lock (&priv->stats_lock);
+  priv->drift_ppm = ppm;
+  g_mutex_unlock (&priv->stats_lock);
+}
+
+void
 gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
     gsize bytes, gsize copied, guint64 lost)
 {
@@ -240,7 +252,7 @@ gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
 
 static GstStructure *
 stats_new (const gchar * io_mode, guint n_blocks, guint64 block_bytes,
-    const guint64 * values)
+    gdouble drift_ppm, const guint64 * values)
 {
   GstStructure *s;
   guint i;
@@ -249,7 +261,7 @@ stats_new (const gchar * io_mode, guint n_blocks, guint64 block_bytes,
       stat_names[GST_IIO_QUEUE_STAT_IO_MODE], G_TYPE_STRING, io_mode,
       stat_names[GST_IIO_QUEUE_STAT_BLOCKS], G_TYPE_UINT, n_blocks,
       stat_names[GST_IIO_QUEUE_STAT_BLOCK_BYTES], G_TYPE_UINT64, block_bytes,
-      NULL);
+      stat_names[GST_IIO_QUEUE_STAT_DRIFT_PPM], G_TYPE_DOUBLE, drift_ppm, NULL);
   for (i = 0; i < GST_IIO_QUEUE_N_COUNTERS; i++)
     gst_structure_set (s, stat_names[i], G_TYPE_UINT64, values[i], NULL);
 
@@ -261,13 +273,15 @@ gst_iio_queue_get_stats (GstIioQueue * self)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
   guint64 values[GST_IIO_QUEUE_N_COUNTERS];
+  gdouble drift_ppm;
 
   g_mutex_lock (&priv->stats_lock);
   memcpy (values, priv->stats, sizeof (values));
+  drift_ppm = priv->drift_ppm;
   g_mutex_unlock (&priv->stats_lock);
 
   return stats_new (io_mode_nick (priv->io_mode), priv->config.n_blocks,
-      gst_iio_queue_get_block_bytes (self), values);
+      gst_iio_queue_get_block_bytes (self), drift_ppm, values);
 }
 
 GstStructure *
@@ -275,7 +289,7 @@ gst_iio_queue_get_empty_stats (void)
 {
   guint64 values[GST_IIO_QUEUE_N_COUNTERS] = { 0, };
 
-  return stats_new (IO_MODE_NONE, 0, 0, values);
+  return stats_new (IO_MODE_NONE, 0, 0, 0.0, values);
 }
 
 gboolean

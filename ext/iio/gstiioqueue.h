@@ -97,6 +97,9 @@ typedef enum
   GST_IIO_QUEUE_STAT_IO_MODE = GST_IIO_QUEUE_N_COUNTERS,
   GST_IIO_QUEUE_STAT_BLOCKS,    /* guint */
   GST_IIO_QUEUE_STAT_BLOCK_BYTES,       /* guint64 */
+  /* gdouble, set by the element: how much faster than its nominal rate
+   * the device runs against the reference clock, 0 until measured */
+  GST_IIO_QUEUE_STAT_DRIFT_PPM,
   /* string, set by the element: why io-mode=auto chose copy */
   GST_IIO_QUEUE_STAT_FALLBACK_REASON,
   GST_IIO_QUEUE_N_STATS,
@@ -138,6 +141,9 @@ void gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
  * it once (0 otherwise) to warn. */
 void gst_iio_queue_note_measured_rate (GstIioQueue * self, guint hz);
 guint gst_iio_queue_take_measured_rate (GstIioQueue * self);
+
+/* The element measured the device's drift (stats drift-ppm). */
+void gst_iio_queue_set_drift_ppm (GstIioQueue * self, gdouble ppm);
 
 gboolean gst_iio_queue_start (GstIioQueue * self, GError ** error);
 GstFlowReturn gst_iio_queue_capture (GstIioQueue * self, GstBuffer ** buffer,

@@ -10,9 +10,14 @@
  * kernels, kfifo buffers, ip: and usb: contexts) libiio reads them with
  * one copy.
  *
- * Timestamps: PTS is the running time of the first sample of the block:
- * the clock at the first sample (when the first block completes, minus
- * its duration) plus OFFSET / rate. OFFSET and OFFSET_END are sample
+ * Clock and timestamps: iiosrc provides the device's clock (provide-clock,
+ * default TRUE), whose time advances with the samples the device has
+ * produced, at its crystal's real rate. When it is the pipeline clock,
+ * PTS is the running time of the block's first sample on it: the sample
+ * count, exact. On any other pipeline clock the blocks are re-timestamped
+ * against it, contiguous, at the drift measured against it (stats
+ * drift-ppm; gstiiofollow.h says how and why not skew). OFFSET and
+ * OFFSET_END are sample
  * positions on the device's timeline. After an overrun (samples lost
  * because downstream did not keep up) the first buffer after the loss has
  * GST_BUFFER_FLAG_DISCONT, OFFSET (and PTS) jump forward by the samples
@@ -35,15 +40,23 @@
 #include "gstiiosrc.h"
 #include "gstiiocaps.h"
 #include "gstiiocommon.h"
+#include "gstiiodeviceclock.h"
 #include "gstiiodmabufinput.h"
+#include "gstiiodrift.h"
+#include "gstiiofollow.h"
 
 #include <gst/audio/audio.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_iio_src_debug);
 #define GST_CAT_DEFAULT gst_iio_src_debug
 
-/* The shared properties only (gstiiocommon.h). */
-#define N_PROPS GST_IIO_PROP_LAST
+enum
+{
+  PROP_PROVIDE_CLOCK = GST_IIO_PROP_LAST,
+  N_PROPS
+};
+
+#define DEFAULT_PROVIDE_CLOCK TRUE
 
 static GParamSpec *properties[N_PROPS];
 
@@ -53,6 +66,12 @@ struct _GstIioSrc
 
   GstIioCommon common;
 
+  /* The device's clock (gstiiodeviceclock.h), for the element's life. */
+  GstClock *clock;
+  gboolean provide_clock;       /* object lock */
+  /* set_clock: the pipeline runs on self->clock (atomic) */
+  gint on_own_clock;
+
   /* Set by start() under the object lock (the latency query reads them);
    * the streaming thread reads them freely. */
   guint rate;
@@ -60,9 +79,12 @@ struct _GstIioSrc
   guint n_blocks;
 
   /* Streaming thread only. */
-  GstClockTime base_time;       /* running time of sample 0 */
+  gboolean started;             /* a block was stamped */
+  gint64 sample0_us;            /* monotonic time of sample 0 (estimated) */
   guint64 next_offset;
   GstClockTime last_warning;
+  GstIioDrift drift;            /* the device against the clock it is on */
+  GstIioFollow follow;          /* PTS on a foreign clock */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -82,8 +104,17 @@ gst_iio_src_set_property (GObject * object, guint prop_id,
 {
   GstIioSrc *self = GST_IIO_SRC (object);
 
-  if (!gst_iio_common_set_property (&self->common, prop_id, value))
+  if (prop_id == PROP_PROVIDE_CLOCK) {
+    GST_OBJECT_LOCK (self);
+    self->provide_clock = g_value_get_boolean (value);
+    if (self->provide_clock)
+      GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+    else
+      GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+    GST_OBJECT_UNLOCK (self);
+  } else if (!gst_iio_common_set_property (&self->common, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
 }
 
 static void
@@ -92,8 +123,13 @@ gst_iio_src_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstIioSrc *self = GST_IIO_SRC (object);
 
-  if (!gst_iio_common_get_property (&self->common, prop_id, value))
+  if (prop_id == PROP_PROVIDE_CLOCK) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_boolean (value, self->provide_clock);
+    GST_OBJECT_UNLOCK (self);
+  } else if (!gst_iio_common_get_property (&self->common, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
 }
 
 static void
@@ -102,6 +138,7 @@ gst_iio_src_finalize (GObject * object)
   GstIioSrc *self = GST_IIO_SRC (object);
 
   gst_iio_common_clear (&self->common);
+  gst_object_unref (self->clock);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -118,12 +155,50 @@ gst_iio_src_change_state (GstElement * element, GstStateChange transition)
       !gst_iio_common_open (&self->common))
     return GST_STATE_CHANGE_FAILURE;
 
+  /* As GstAudioBaseSrc: the pipeline picks the clock when it goes to
+   * PAUSED and must pick another when the device stops. */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    gst_element_post_message (element,
+        gst_message_new_clock_provide (GST_OBJECT (self), self->clock, TRUE));
+
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    gst_element_post_message (element,
+        gst_message_new_clock_provide (GST_OBJECT (self), self->clock, FALSE));
+    gst_element_post_message (element,
+        gst_message_new_clock_lost (GST_OBJECT (self), self->clock));
+  }
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     gst_iio_common_close (&self->common);
 
   return ret;
+}
+
+static GstClock *
+gst_iio_src_provide_clock (GstElement * element)
+{
+  GstIioSrc *self = GST_IIO_SRC (element);
+  GstClock *clock = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->provide_clock)
+    clock = gst_object_ref (self->clock);
+  GST_OBJECT_UNLOCK (self);
+
+  return clock;
+}
+
+static gboolean
+gst_iio_src_set_clock (GstElement * element, GstClock * clock)
+{
+  GstIioSrc *self = GST_IIO_SRC (element);
+
+  g_atomic_int_set (&self->on_own_clock, clock == self->clock);
+  GST_DEBUG_OBJECT (self, "pipeline clock %" GST_PTR_FORMAT "%s", clock,
+      clock == self->clock ? " (the device's)" : "");
+
+  return GST_ELEMENT_CLASS (parent_class)->set_clock (element, clock);
 }
 
 static gboolean
@@ -140,9 +215,18 @@ gst_iio_src_start (GstBaseSrc * src)
   self->block_samples = common->buffer_size;
   self->n_blocks = common->blocks;
   GST_OBJECT_UNLOCK (self);
-  self->base_time = GST_CLOCK_TIME_NONE;
+  self->started = FALSE;
   self->last_warning = GST_CLOCK_TIME_NONE;
   self->next_offset = 0;
+  /* Windows of eight blocks at least: fileio hands blocks over in bursts
+   * of a kernel block, and only the last of a burst is on time. */
+  gst_iio_drift_reset_window (&self->drift, MAX (GST_IIO_DRIFT_WINDOW_NS,
+          8 * (gint64) gst_util_uint64_scale (common->buffer_size,
+              GST_SECOND, common->rate)));
+  gst_iio_follow_reset (&self->follow, common->rate);
+  gst_iio_device_clock_start (GST_IIO_DEVICE_CLOCK (self->clock),
+      common->rate, common->buffer_size,
+      (guint64) common->buffer_size * common->blocks);
 
   return TRUE;
 }
@@ -153,6 +237,7 @@ gst_iio_src_stop (GstBaseSrc * src)
   GstIioSrc *self = GST_IIO_SRC (src);
 
   gst_iio_common_stop (&self->common);
+  gst_iio_device_clock_stop (GST_IIO_DEVICE_CLOCK (self->clock));
   GST_OBJECT_LOCK (self);
   self->rate = 0;
   GST_OBJECT_UNLOCK (self);
@@ -270,6 +355,7 @@ gst_iio_src_query (GstBaseSrc * src, GstQuery * query)
 
 /* ---- timing ---- */
 
+/* The pipeline clock's running time now; NONE without a clock. */
 static GstClockTime
 running_time_now (GstIioSrc * self)
 {
@@ -291,25 +377,38 @@ running_time_now (GstIioSrc * self)
   return now;
 }
 
-/* Samples the device produced from sample 0 until @now. */
-static guint64
-samples_at (GstIioSrc * self, GstClockTime now)
+/* Running time of sample @offset on the device clock, the pipeline's. */
+static GstClockTime
+running_time_of_sample (GstIioSrc * self, guint64 offset)
 {
-  if (now <= self->base_time)
-    return 0;
-  return gst_util_uint64_scale (now - self->base_time, self->rate, GST_SECOND);
+  GstClockTime internal, external, i, e, n, d, base_time;
+
+  internal = gst_iio_device_clock_sample_time (GST_IIO_DEVICE_CLOCK
+      (self->clock), offset);
+  gst_clock_get_calibration (self->clock, &i, &e, &n, &d);
+  external = gst_clock_adjust_with_calibration (self->clock, internal, i, e,
+      n, d);
+  base_time = gst_element_get_base_time (GST_ELEMENT (self));
+
+  return external > base_time ? external - base_time : 0;
 }
 
 /* A queue that cannot count what it lost (a libiio buffer replaced after
- * a flush): the timeline moves to the clock, the block just completed
- * being the newest. Returns the estimated samples lost. */
+ * a flush): the timeline moves to where the monotonic clock says the
+ * device is, at the measured drift, the block just completed being the
+ * newest. Returns the estimated samples lost. */
 static guint64
-resync_to_clock (GstIioSrc * self, GstClockTime now)
+resync_to_monotonic (GstIioSrc * self, gint64 now_us)
 {
-  guint64 produced = samples_at (self, now);
-  guint64 target;
+  gdouble ppm = 0;
+  guint64 produced, target;
 
-  if (!GST_CLOCK_TIME_IS_VALID (now) || produced <= self->block_samples)
+  gst_iio_drift_get_ppm (&self->drift, &ppm);
+  if (now_us <= self->sample0_us)
+    return 0;
+  produced = (guint64) ((now_us - self->sample0_us) * (self->rate / 1e6) *
+      (1.0 + ppm / 1e6));
+  if (produced <= self->block_samples)
     return 0;
   target = produced - self->block_samples;
   if (target <= self->next_offset)
@@ -351,41 +450,84 @@ report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
           "about ", lost, self->next_offset));
 }
 
+/* The drift against the clock the block was seen on: the monotonic
+ * clock when the pipeline runs on the device's own (how fast the crystal
+ * really is), else the pipeline clock's running time (how fast against
+ * what the element follows). */
+static void
+measure_drift (GstIioSrc * self, guint64 end, gint64 now_us,
+    GstClockTime observed, gboolean own)
+{
+  gint64 device_ns = gst_util_uint64_scale (end, GST_SECOND, self->rate);
+  gint64 sample0_ns;
+  gdouble ppm;
+  gboolean monotonic = own || !GST_CLOCK_TIME_IS_VALID (observed);
+
+  if (monotonic)
+    observed = now_us * GST_USECOND;
+  if (!gst_iio_drift_add (&self->drift, device_ns, observed))
+    return;
+  if (gst_iio_drift_get_ppm (&self->drift, &ppm))
+    gst_iio_queue_set_drift_ppm (self->common.queue, ppm);
+  /* the device clock interpolates along the line (on monotonic time) */
+  if (monotonic && gst_iio_drift_map (&self->drift, 0, &sample0_ns))
+    gst_iio_device_clock_set_line (GST_IIO_DEVICE_CLOCK (self->clock),
+        sample0_ns, self->drift.slope);
+}
+
 /* The queue marks a block after lost samples DISCONT, with the number
- * lost in OFFSET (gstiioqueue.h): the timeline jumps by it. */
+ * lost in OFFSET (gstiioqueue.h): the timeline jumps by it.
+ *
+ * On the device's own clock PTS is where the clock put the block's first
+ * sample: exact, the clock being the sample count. On any other clock
+ * the block is re-timestamped against it (gstiiofollow.h). Without a
+ * clock the monotonic clock since the first block stands in. */
 static void
 stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
 {
-  GstClockTime now = GST_CLOCK_TIME_NONE, block;
   gboolean discont = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  gboolean own = g_atomic_int_get (&self->on_own_clock);
   guint64 lost = GST_BUFFER_OFFSET (buffer), start, end;
+  gint64 now_us = g_get_monotonic_time ();
+  GstClockTime observed = GST_CLOCK_TIME_NONE, pts, duration;
+  gdouble ppm = 0;
 
-  /* The clock only for the first block and a loss: not a lock and two
-   * object refs every block. */
-  if (!GST_CLOCK_TIME_IS_VALID (self->base_time) || discont)
-    now = running_time_now (self);
-  if (!GST_CLOCK_TIME_IS_VALID (self->base_time)) {
-    block = gst_iio_common_samples_to_time (self->block_samples, self->rate);
-    /* The first block just completed: its first sample was one block
-     * duration ago. */
-    self->base_time = GST_CLOCK_TIME_IS_VALID (now) && now > block ?
-        now - block : 0;
-    GST_DEBUG_OBJECT (self, "sample 0 at running time %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (self->base_time));
+  if (!self->started) {
+    self->started = TRUE;
+    self->sample0_us = now_us - (gint64) gst_util_uint64_scale
+        (self->block_samples, G_USEC_PER_SEC, self->rate);
   } else if (discont && lost == GST_BUFFER_OFFSET_NONE) {
-    report_overrun (self, now, resync_to_clock (self, now), FALSE);
+    report_overrun (self, now_us * GST_USECOND,
+        resync_to_monotonic (self, now_us), FALSE);
   } else if (discont) {
     self->next_offset += lost;
-    report_overrun (self, now, lost, TRUE);
+    report_overrun (self, now_us * GST_USECOND, lost, TRUE);
   }
 
   start = self->next_offset;
   end = start + self->block_samples;
-  GST_BUFFER_PTS (buffer) = self->base_time +
-      gst_iio_common_samples_to_time (start, self->rate);
-  GST_BUFFER_DURATION (buffer) = self->base_time +
-      gst_iio_common_samples_to_time (end, self->rate) -
-      GST_BUFFER_PTS (buffer);
+  gst_iio_device_clock_set_position (GST_IIO_DEVICE_CLOCK (self->clock), end,
+      now_us);
+
+  if (own) {
+    pts = running_time_of_sample (self, start);
+    duration = running_time_of_sample (self, end) - pts;
+  } else {
+    observed = running_time_now (self);
+    if (!GST_CLOCK_TIME_IS_VALID (observed))
+      observed = (now_us - self->sample0_us) * GST_USECOND +
+          gst_util_uint64_scale (self->block_samples, GST_SECOND, self->rate);
+    /* A crystal is within 100 ppm; more is an estimate still settling. */
+    if (gst_iio_drift_get_ppm (&self->drift, &ppm))
+      ppm = CLAMP (ppm, -GST_IIO_FOLLOW_MAX_PPM, GST_IIO_FOLLOW_MAX_PPM);
+    if (gst_iio_follow_block (&self->follow, start, self->block_samples,
+            observed, ppm, &pts, &duration))
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  }
+  measure_drift (self, end, now_us, observed, own);
+
+  GST_BUFFER_PTS (buffer) = pts;
+  GST_BUFFER_DURATION (buffer) = duration;
   GST_BUFFER_OFFSET (buffer) = start;
   GST_BUFFER_OFFSET_END (buffer) = end;
   self->next_offset = end;
@@ -448,6 +590,12 @@ gst_iio_src_class_init (GstIioSrcClass * klass)
   gobject_class->finalize = GST_DEBUG_FUNCPTR (gst_iio_src_finalize);
 
   gst_iio_common_init_properties (properties, GST_IIO_DIRECTION_INPUT);
+  properties[PROP_PROVIDE_CLOCK] = g_param_spec_boolean ("provide-clock",
+      "Provide clock", "Offer the device's clock to the pipeline: its time "
+      "advances with the samples the device produced (at the crystal's "
+      "real rate), and PTS are the sample count on it; FALSE, or another "
+      "clock chosen: PTS follow the pipeline clock (stats drift-ppm)",
+      DEFAULT_PROVIDE_CLOCK, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -458,6 +606,8 @@ gst_iio_src_class_init (GstIioSrcClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_src_change_state);
+  element_class->provide_clock = GST_DEBUG_FUNCPTR (gst_iio_src_provide_clock);
+  element_class->set_clock = GST_DEBUG_FUNCPTR (gst_iio_src_set_clock);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_iio_src_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_iio_src_stop);
@@ -477,5 +627,7 @@ gst_iio_src_init (GstIioSrc * self)
       GST_IIO_DIRECTION_INPUT);
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
-  self->base_time = GST_CLOCK_TIME_NONE;
+  self->clock = gst_iio_device_clock_new ("iio-device-clock");
+  self->provide_clock = DEFAULT_PROVIDE_CLOCK;
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
 }

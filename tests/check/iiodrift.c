@@ -74,6 +74,30 @@ test_crystal (void)
 }
 
 /* Not before two seconds: a shorter span says nothing about ppm. */
+/* 100 ms blocks in windows of four, the first block seen 126 ms late (a
+ * slow enable, as fileio in the test bed), 16 s: the late window must not
+ * tilt the line. */
+static void
+test_late_start (void)
+{
+  GRand *rand = g_rand_new_with_seed (3);
+  GstIioDrift d;
+  gdouble got;
+  gint64 i;
+
+  gst_iio_drift_reset_window (&d, 400 * MS);
+  for (i = 1; i <= 160; i++) {
+    gint64 device = i * 100 * MS;
+    gint64 real = (gint64) (device / (1.0 + 2000 / 1e6));
+    gint64 delay = g_rand_int_range (rand, 200000, 3000000);
+
+    gst_iio_drift_add (&d, device, real + delay + (i == 1 ? 126 * MS : 0));
+  }
+  g_rand_free (rand);
+  g_assert_true (gst_iio_drift_get_ppm (&d, &got));
+  g_assert_cmpfloat_with_epsilon (got, 2000, 50.0);
+}
+
 static void
 test_too_short (void)
 {
@@ -99,6 +123,7 @@ main (int argc, char **argv)
   g_test_add_func ("/drift/slow", test_slow);
   g_test_add_func ("/drift/exact", test_exact);
   g_test_add_func ("/drift/crystal", test_crystal);
+  g_test_add_func ("/drift/late-start", test_late_start);
   g_test_add_func ("/drift/too-short", test_too_short);
 
   return g_test_run ();

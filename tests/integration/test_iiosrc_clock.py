@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""iiosrc and clocks: sim-adc's crystal 2000 ppm fast (clock_ppm), on the
+DMABUF and copy paths. With iiosrc's own clock as the pipeline clock, PTS
+are the sample count on it and the clock runs 2000 ppm fast against the
+monotonic clock; with the system clock, PTS follow it (contiguous, no
+growing latency) and stats drift-ppm says 2000. Also the LATENCY query
+and provide-clock=false."""
+
+import time
+
+from iiotest import Gst, check, log, main, start, stats, stop, write_attr
+
+RATE = 48000
+PPM = 2000
+# Every reported drift within this of PPM: the estimator's lower
+# envelope holds to ~50 ppm on the host; the test bed's wakeups are
+# coarser.
+PPM_TOLERANCE = 400
+CHANNELS = [0, 1]
+SECONDS = 16
+# 100 ms blocks: the copy path's fileio refills and a Python probe keep
+# up on a loaded TCG test bed
+BLOCK = 4800
+BLOCK_NS = BLOCK * Gst.SECOND // RATE
+N_BLOCKS = 8
+
+
+def launch(io_mode, extra=""):
+    write_attr("sim-adc", "clock_ppm", PPM)
+    return Gst.parse_launch(
+        "iiosrc name=src device=sim-adc io-mode=%s channels=voltage0,voltage1 "
+        "attributes=sampling_frequency=%d buffer-size=%d blocks=%d %s ! "
+        "fakesink name=sink sync=false"
+        % (io_mode, RATE, BLOCK, N_BLOCKS, extra))
+
+
+class Arrivals:
+    """At src's pad: each buffer's PTS, DURATION, OFFSET, DISCONT, first
+    ramp value, and the pipeline clock's running time and the monotonic
+    time when it arrived."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.rows = []
+        pad = pipeline.get_by_name("src").get_static_pad("src")
+        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe)
+
+    def _probe(self, pad, info):
+        buf = info.get_buffer()
+        clock = self.pipeline.get_clock()
+        now = clock.get_time() - self.pipeline.get_base_time()
+        first = int.from_bytes(buf.extract_dup(0, 2), "little")
+        self.rows.append((buf.pts, buf.duration, buf.offset, buf.offset_end,
+                          buf.has_flags(Gst.BufferFlags.DISCONT), first, now,
+                          time.monotonic_ns()))
+        return Gst.PadProbeReturn.OK
+
+
+def run(pipeline, seconds=SECONDS, during=None):
+    arrivals = Arrivals(pipeline)
+    start(pipeline)
+    t_end = time.monotonic() + seconds
+    if during:
+        during(pipeline)
+    while time.monotonic() < t_end:
+        time.sleep(0.2)
+    s = stats(pipeline)
+    clock = pipeline.get_clock()
+    stop(pipeline)
+    write_attr("sim-adc", "clock_ppm", 0)
+    log("stats:", s.to_string())
+    return s, arrivals.rows, clock
+
+
+def check_ramp_and_offsets(rows):
+    """Every block where the ramp says, offsets contiguous from 0."""
+    for i, (pts, dur, off, off_end, discont, first, _, _) in enumerate(rows):
+        check(off == i * BLOCK and off_end == off + BLOCK,
+              "buffer %d: offsets %d-%d, expected %d-%d" %
+              (i, off, off_end, i * BLOCK, (i + 1) * BLOCK))
+        check(first == off & 0xffff, "buffer %d: first sample %d, the ramp "
+              "says %d" % (i, first, off & 0xffff))
+        check(not discont or i == 0, "DISCONT on buffer %d" % i)
+
+
+def check_stats(s, path):
+    check(s.get_string("io-mode") == path, "io-mode %s, expected %s"
+          % (s.get_string("io-mode"), path))
+    ok, overruns = s.get_uint64("overruns")
+    check(ok and overruns == 0, "stats overruns %d: a false (or real) "
+          "overrun with a 2000 ppm crystal" % overruns)
+    ok, ppm = s.get_double("drift-ppm")
+    check(ok, "stats has no drift-ppm: %s" % s.to_string())
+    check(abs(ppm - PPM) < PPM_TOLERANCE, "stats drift-ppm %.1f, the crystal "
+          "runs %+d ppm (tolerance %d)" % (ppm, PPM, PPM_TOLERANCE))
+    log("drift-ppm %.1f (crystal %+d)" % (ppm, PPM))
+
+
+def device_clock_case(path):
+    pipeline = launch(path)
+    src = pipeline.get_by_name("src")
+    readings = []
+
+    def sample_clock(pipeline):
+        # after two seconds, the clock read every 5 ms for one second
+        time.sleep(2)
+        clock = pipeline.get_clock()
+        for _ in range(200):
+            readings.append(clock.get_time())
+            time.sleep(0.005)
+
+    s, rows, clock = run(pipeline, during=sample_clock)
+    check(clock is not None and clock.__gtype__.name == "GstIioDeviceClock",
+          "the pipeline clock is %s, not iiosrc's device clock"
+          % (clock.__gtype__.name if clock else None))
+    check(src.get_property("provide-clock"), "provide-clock is not TRUE by "
+          "default")
+    check(len(rows) > SECONDS * RATE // BLOCK // 2, "only %d buffers in %d s"
+          % (len(rows), SECONDS))
+    check_ramp_and_offsets(rows)
+    check_stats(s, path)
+
+    # PTS are the sample count on the clock: exact, from 0
+    pts0 = rows[0][0]
+    check(pts0 < BLOCK_NS, "the first PTS is %d ns, more than a block "
+          "(sample 0 is when the device's clock starts)" % pts0)
+    for i, (pts, dur, off, off_end, _, _, now, _) in enumerate(rows):
+        want = pts0 + off * Gst.SECOND // RATE
+        want_end = pts0 + off_end * Gst.SECOND // RATE
+        check(pts == want and pts + dur == want_end, "buffer %d: PTS %d-%d, "
+              "the sample count on the clock says %d-%d"
+              % (i, pts, pts + dur, want, want_end))
+    # A block is seen after its last sample on the clock that counts
+    # them, and within the kernel's buffering of it. DMABUF blocks come
+    # one by one, within a block; fileio hands over a kernel block (here
+    # four of ours) at once, the first of them that much late.
+    late = sorted(now - (pts + dur) for pts, dur, _, _, _, _, now, _ in rows)
+    log("device clock at arrival - block end: min %.1f median %.1f max %.1f"
+        " ms" % (late[0] / 1e6, late[len(late) // 2] / 1e6, late[-1] / 1e6))
+    check(late[0] >= -1000000, "a block arrived %.1f ms before its end on "
+          "the device clock" % (-late[0] / 1e6))
+    check(late[-1] < N_BLOCKS * BLOCK_NS, "a block arrived %.1f ms after "
+          "its end on the device clock, more than the kernel holds"
+          % (late[-1] / 1e6))
+    if path == "dmabuf":
+        check(late[len(late) // 2] < BLOCK_NS, "blocks arrive a median "
+              "%.1f ms after their end on the device clock, more than a "
+              "block" % (late[len(late) // 2] / 1e6))
+
+    # The clock is the crystal: over the run it gains 2000 ppm on the
+    # monotonic clock. At each arrival the clock reads the block's end;
+    # arrivals are late, fileio's in bursts of a kernel block, so each
+    # end of the run takes its least delayed arrival (the greatest
+    # clock - monotonic) over two seconds.
+    t0 = rows[0][7]
+    first = [(now - mono, mono) for _, _, _, _, _, _, now, mono in rows
+             if 1e9 <= mono - t0 < 3e9]
+    last = [(now - mono, mono) for _, _, _, _, _, _, now, mono in rows
+            if mono - t0 >= rows[-1][7] - t0 - 2e9]
+    a, b = max(first), max(last)
+    ppm = (b[0] - a[0]) / (b[1] - a[1]) * 1e6
+    log("device clock against monotonic: %+.1f ppm over %.1f s"
+        % (ppm, (b[1] - a[1]) / 1e9))
+    check(abs(ppm - PPM) < PPM_TOLERANCE, "the device clock runs %+.1f ppm "
+          "against the monotonic clock; the crystal runs %+d" % (ppm, PPM))
+
+    # Smooth, not a staircase: between blocks it interpolates.
+    distinct = len(set(readings))
+    blocks_in = (readings[-1] - readings[0]) // BLOCK_NS + 1
+    log("clock read %d times over %.2f s: %d distinct values, %d blocks"
+        % (len(readings), (readings[-1] - readings[0]) / 1e9, distinct,
+           blocks_in))
+    check(all(b >= a for a, b in zip(readings, readings[1:])),
+          "the device clock went backwards")
+    check(distinct > 3 * blocks_in, "the clock took %d distinct values in "
+          "%d blocks: a staircase" % (distinct, blocks_in))
+
+
+def test_device_clock_dmabuf():
+    device_clock_case("dmabuf")
+
+
+def test_device_clock_copy():
+    device_clock_case("copy")
+
+
+def system_clock_case(path):
+    pipeline = launch(path)
+    pipeline.use_clock(Gst.SystemClock.obtain())
+    s, rows, clock = run(pipeline)
+    check(clock.__gtype__.name != "GstIioDeviceClock", "the pipeline runs "
+          "on %s, not the system clock" % clock.__gtype__.name)
+    check(len(rows) > SECONDS * RATE // BLOCK // 2, "only %d buffers in %d s"
+          % (len(rows), SECONDS))
+    check_ramp_and_offsets(rows)
+    check_stats(s, path)
+
+    # Re-timestamped: contiguous and forward, every duration within 6 %
+    # of a block (5 % of phase slew, 1 % of drift at most), 26 % in the
+    # first two seconds (settling a late start).
+    for i in range(1, len(rows)):
+        pts, dur = rows[i][0], rows[i][1]
+        prev_end = rows[i - 1][0] + rows[i - 1][1]
+        bound = 26 if rows[i][2] < 2 * RATE else 6
+        check(pts == prev_end, "buffer %d: PTS %d, the previous ended at %d "
+              "(the timeline must stay contiguous)" % (i, pts, prev_end))
+        check(abs(dur - BLOCK_NS) <= BLOCK_NS * bound // 100, "buffer %d: "
+              "DURATION %d ns, a block is %d (bound %d %%)"
+              % (i, dur, BLOCK_NS, bound))
+    # Following: the latency (arrival - block end on the pipeline clock)
+    # does not grow. Not following, the 2000 ppm crystal would move it by
+    # 2 ms a second.
+    lat = [(now - (pts + dur), mono) for pts, dur, _, _, _, _, now, mono
+           in rows]
+    t0 = lat[0][1]
+    mid = [v for v, m in lat if 4e9 <= m - t0 < 8e9]
+    end = [v for v, m in lat if m - t0 >= SECONDS * 1e9 - 5e9]
+    check(mid and end, "too few buffers after 4 s")
+    mid_min, end_min = min(mid), min(end)
+    log("latency (lower envelope): 4-8 s %.2f ms, last 4 s %.2f ms, max "
+        "%.1f ms" % (mid_min / 1e6, end_min / 1e6,
+                     max(v for v, _ in lat) / 1e6))
+    check(abs(end_min - mid_min) < 3000000, "the latency moved from %.2f to "
+          "%.2f ms: PTS do not follow the system clock"
+          % (mid_min / 1e6, end_min / 1e6))
+    check(-BLOCK_NS // 2 < end_min < 2 * BLOCK_NS, "blocks arrive %.1f ms "
+          "after their stamped end" % (end_min / 1e6))
+
+
+def test_system_clock_dmabuf():
+    system_clock_case("dmabuf")
+
+
+def test_system_clock_copy():
+    system_clock_case("copy")
+
+
+def test_no_provide_clock():
+    """provide-clock=false: the pipeline takes the system clock, PTS
+    follow it."""
+    pipeline = launch("dmabuf", "provide-clock=false")
+    s, rows, clock = run(pipeline, seconds=4)
+    check(clock.__gtype__.name != "GstIioDeviceClock", "provide-clock=false"
+          " and the pipeline still runs on the device clock")
+    check_ramp_and_offsets(rows)
+
+
+def test_latency_query():
+    """LATENCY: live, min one block, max every block."""
+    pipeline = launch("dmabuf")
+    start(pipeline)
+    time.sleep(1)
+    q = Gst.Query.new_latency()
+    ok = pipeline.get_by_name("src").get_static_pad("src").query(q)
+    live, lo, hi = q.parse_latency()
+    stop(pipeline)
+    write_attr("sim-adc", "clock_ppm", 0)
+    log("latency: live %s min %d max %d" % (live, lo, hi))
+    check(ok and live, "LATENCY not answered or not live")
+    check(lo == BLOCK_NS and hi == N_BLOCKS * BLOCK_NS, "latency %d-%d ns, "
+          "buffer-size and blocks say %d-%d" % (lo, hi, BLOCK_NS,
+                                               N_BLOCKS * BLOCK_NS))
+
+
+if __name__ == "__main__":
+    main(test_device_clock_dmabuf, test_device_clock_copy,
+         test_system_clock_dmabuf, test_system_clock_copy,
+         test_no_provide_clock, test_latency_query)
