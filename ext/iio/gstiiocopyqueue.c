@@ -496,6 +496,10 @@ fileio_lost (GstIioCopyQueue * self, gint64 begin_ns, gint64 end_ns)
 
   if (index % m == 0)
     lost = gst_iio_sample_timeline_complete (&self->timeline, &times);
+  /* A refill that waited saw the whole kernel block complete. */
+  if (index % m == 0 && times.stall_ns != G_MAXINT64)
+    gst_iio_queue_set_progress (GST_IIO_QUEUE (self),
+        (guint64) (m - 1) * config->block_samples, end_ns);
   if (G_UNLIKELY (self->timeline.measured_rate))
     gst_iio_queue_note_measured_rate (GST_IIO_QUEUE (self),
         self->timeline.measured_rate);

@@ -14,8 +14,6 @@ struct _GstIioDeviceClock
   GstClockTime last;            /* the time last returned: never less */
   guint rate;                   /* 0: no stream */
   GstClockTime origin;          /* internal time of sample 0 */
-  GstClockTime block;           /* interpolation bound without a line */
-  GstClockTime max_ahead;       /* ... with one */
   gboolean have_line;
   gint64 line_sample0_ns;
   gdouble line_slope;
@@ -50,10 +48,8 @@ gst_iio_device_clock_get_internal_time (GstClock * clock)
           self->line_slope;
 
       ahead = line > at ? (GstClockTime) (line - at) : 0;
-      ahead = MIN (ahead, self->max_ahead);
     } else {
       ahead = (GstClockTime) MAX (0, now_us - self->position_us) * GST_USECOND;
-      ahead = MIN (ahead, self->block);
     }
     t = self->origin + at + ahead;
     if (t > self->last)
@@ -66,16 +62,13 @@ gst_iio_device_clock_get_internal_time (GstClock * clock)
 }
 
 void
-gst_iio_device_clock_start (GstIioDeviceClock * self, guint rate,
-    guint block_samples, guint64 max_ahead_samples)
+gst_iio_device_clock_start (GstIioDeviceClock * self, guint rate)
 {
   g_return_if_fail (rate > 0);
 
   g_mutex_lock (&self->lock);
   self->rate = rate;
   self->origin = self->last;
-  self->block = samples_to_time (block_samples, rate);
-  self->max_ahead = samples_to_time (max_ahead_samples, rate);
   self->have_line = FALSE;
   self->positioned = FALSE;
   self->samples = 0;

@@ -8,11 +8,12 @@
  * staircase: along the device's measured line (sample 0's monotonic time
  * and the rate against the monotonic clock, the lower envelope of the
  * positions, gstiiodrift.h) once the element has one, else from the
- * last position at the nominal rate; never behind the last position,
- * never more than @max_ahead_samples ahead of it (one block without a
- * line), so it stops with the device. It holds still from start until the first position (the
- * stream's time begins when the device's does), never goes backwards,
- * and continues across streams from where it stood. */
+ * last position at the nominal rate; never behind the last position.
+ * It keeps running when positions stop coming (the element at EOS, a
+ * slow consumer: the device still runs, and sinks still wait on the
+ * clock), holds still from start until the first position (the stream's
+ * time begins when the device's does) and after stop, never goes
+ * backwards, and continues across streams from where it stood. */
 #pragma once
 
 #include <gst/gst.h>
@@ -25,10 +26,9 @@ G_DECLARE_FINAL_TYPE (GstIioDeviceClock, gst_iio_device_clock, GST,
 
 GstClock *gst_iio_device_clock_new (const gchar * name);
 
-/* A stream at @rate Hz in blocks of @block_samples starts: sample 0 is
+/* A stream at @rate Hz starts: sample 0 is
  * the clock's time now, which holds until the first position. */
-void gst_iio_device_clock_start (GstIioDeviceClock * self, guint rate,
-    guint block_samples, guint64 max_ahead_samples);
+void gst_iio_device_clock_start (GstIioDeviceClock * self, guint rate);
 /* The device has produced (consumed) @samples since sample 0, as seen at
  * monotonic time @monotonic_us. */
 void gst_iio_device_clock_set_position (GstIioDeviceClock * self,

@@ -221,6 +221,8 @@ samples_lost_before (GstIioDmabufInput * self, GstMemory * block,
   if (G_UNLIKELY (self->timeline.measured_rate))
     gst_iio_queue_note_measured_rate (GST_IIO_QUEUE (self),
         self->timeline.measured_rate);
+  if (info->signal_ns >= 0)
+    gst_iio_queue_set_progress (GST_IIO_QUEUE (self), 0, info->signal_ns);
   GST_LOG_OBJECT (self, "timeline block %u: queued %" G_GINT64_FORMAT
       " +%" G_GINT64_FORMAT " signal %+" G_GINT64_FORMAT " seen %+"
       G_GINT64_FORMAT " end %+" G_GINT64_FORMAT " lost %" G_GUINT64_FORMAT,

@@ -17,6 +17,10 @@ typedef struct
   guint measured_rate;          /* under stats_lock */
   gboolean measured_rate_taken;
   gdouble drift_ppm;            /* under stats_lock */
+  /* streaming thread only */
+  gboolean have_progress;
+  guint64 progress_ahead;
+  gint64 progress_ns;
 } GstIioQueuePrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstIioQueue, gst_iio_queue,
@@ -215,6 +219,29 @@ gst_iio_queue_take_measured_rate (GstIioQueue * self)
   g_mutex_unlock (&priv->stats_lock);
 
   return hz;
+}
+
+void
+gst_iio_queue_set_progress (GstIioQueue * self, guint64 ahead, gint64 ns)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  priv->have_progress = TRUE;
+  priv->progress_ahead = ahead;
+  priv->progress_ns = ns;
+}
+
+gboolean
+gst_iio_queue_take_progress (GstIioQueue * self, guint64 * ahead, gint64 * ns)
+{
+  GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);
+
+  if (!priv->have_progress)
+    return FALSE;
+  priv->have_progress = FALSE;
+  *ahead = priv->progress_ahead;
+  *ns = priv->progress_ns;
+  return TRUE;
 }
 
 void

@@ -142,6 +142,17 @@ void gst_iio_queue_count_capture (GstIioQueue * self, GstBuffer * buffer,
 void gst_iio_queue_note_measured_rate (GstIioQueue * self, guint hz);
 guint gst_iio_queue_take_measured_rate (GstIioQueue * self);
 
+/* Input, streaming thread: the device had produced @ahead samples past
+ * the end of the block being captured by monotonic time @ns (its fence
+ * time; for fileio, the read that waited for a kernel block). Only where
+ * the time is the device's own, not when the element got around to
+ * asking: the device clock and the drift are built on these. The element
+ * takes it after each capture (FALSE: none for this block). */
+void gst_iio_queue_set_progress (GstIioQueue * self, guint64 ahead,
+    gint64 ns);
+gboolean gst_iio_queue_take_progress (GstIioQueue * self, guint64 * ahead,
+    gint64 * ns);
+
 /* The element measured the device's drift (stats drift-ppm). */
 void gst_iio_queue_set_drift_ppm (GstIioQueue * self, gdouble ppm);
 

@@ -224,9 +224,7 @@ gst_iio_src_start (GstBaseSrc * src)
           8 * (gint64) gst_util_uint64_scale (common->buffer_size,
               GST_SECOND, common->rate)));
   gst_iio_follow_reset (&self->follow, common->rate);
-  gst_iio_device_clock_start (GST_IIO_DEVICE_CLOCK (self->clock),
-      common->rate, common->buffer_size,
-      (guint64) common->buffer_size * common->blocks);
+  gst_iio_device_clock_start (GST_IIO_DEVICE_CLOCK (self->clock), common->rate);
 
   return TRUE;
 }
@@ -450,21 +448,19 @@ report_overrun (GstIioSrc * self, GstClockTime now, guint64 lost,
           "about ", lost, self->next_offset));
 }
 
-/* The drift against the clock the block was seen on: the monotonic
- * clock when the pipeline runs on the device's own (how fast the crystal
- * really is), else the pipeline clock's running time (how fast against
- * what the element follows). */
+/* The drift against the clock: the monotonic clock when the pipeline
+ * runs on the device's own (how fast the crystal really is), else the
+ * pipeline clock's running time (how fast against what the element
+ * follows). @device_end: the device's position at @observed. */
 static void
-measure_drift (GstIioSrc * self, guint64 end, gint64 now_us,
-    GstClockTime observed, gboolean own)
+measure_drift (GstIioSrc * self, guint64 device_end, GstClockTime observed,
+    gboolean monotonic)
 {
-  gint64 device_ns = gst_util_uint64_scale (end, GST_SECOND, self->rate);
+  gint64 device_ns = gst_util_uint64_scale (device_end, GST_SECOND,
+      self->rate);
   gint64 sample0_ns;
   gdouble ppm;
-  gboolean monotonic = own || !GST_CLOCK_TIME_IS_VALID (observed);
 
-  if (monotonic)
-    observed = now_us * GST_USECOND;
   if (!gst_iio_drift_add (&self->drift, device_ns, observed))
     return;
   if (gst_iio_drift_get_ppm (&self->drift, &ppm))
@@ -481,21 +477,35 @@ measure_drift (GstIioSrc * self, guint64 end, gint64 now_us,
  * On the device's own clock PTS is where the clock put the block's first
  * sample: exact, the clock being the sample count. On any other clock
  * the block is re-timestamped against it (gstiiofollow.h). Without a
- * clock the monotonic clock since the first block stands in. */
+ * clock the monotonic clock since the first block stands in.
+ *
+ * What the clock and the drift see is the device's progress at the
+ * block's completion time (the fence time) where the queue knows it, so
+ * a consumer that holds the streaming thread (a sink syncing on this very
+ * clock) does not slow the clock down; else the capture itself, a
+ * position the device has at least reached. */
 static void
 stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
 {
   gboolean discont = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
   gboolean own = g_atomic_int_get (&self->on_own_clock);
-  guint64 lost = GST_BUFFER_OFFSET (buffer), start, end;
-  gint64 now_us = g_get_monotonic_time ();
-  GstClockTime observed = GST_CLOCK_TIME_NONE, pts, duration;
+  guint64 lost = GST_BUFFER_OFFSET (buffer), start, end, ahead = 0;
+  gint64 now_us = g_get_monotonic_time (), done_ns;
+  GstClockTime observed, pts, duration, since_done, rt;
+  gboolean progress;
   gdouble ppm = 0;
+
+  progress = gst_iio_queue_take_progress (self->common.queue, &ahead, &done_ns);
+  if (!progress || done_ns > now_us * 1000) {
+    ahead = 0;
+    done_ns = now_us * 1000;
+  }
+  since_done = now_us * 1000 - done_ns;
 
   if (!self->started) {
     self->started = TRUE;
-    self->sample0_us = now_us - (gint64) gst_util_uint64_scale
-        (self->block_samples, G_USEC_PER_SEC, self->rate);
+    self->sample0_us = done_ns / 1000 - (gint64) gst_util_uint64_scale
+        (self->block_samples + ahead, G_USEC_PER_SEC, self->rate);
   } else if (discont && lost == GST_BUFFER_OFFSET_NONE) {
     report_overrun (self, now_us * GST_USECOND,
         resync_to_monotonic (self, now_us), FALSE);
@@ -506,17 +516,23 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
 
   start = self->next_offset;
   end = start + self->block_samples;
-  gst_iio_device_clock_set_position (GST_IIO_DEVICE_CLOCK (self->clock), end,
-      now_us);
+  gst_iio_device_clock_set_position (GST_IIO_DEVICE_CLOCK (self->clock),
+      end + ahead, done_ns / 1000);
 
   if (own) {
     pts = running_time_of_sample (self, start);
     duration = running_time_of_sample (self, end) - pts;
+    measure_drift (self, end + ahead, done_ns, TRUE);
   } else {
-    observed = running_time_now (self);
-    if (!GST_CLOCK_TIME_IS_VALID (observed))
-      observed = (now_us - self->sample0_us) * GST_USECOND +
-          gst_util_uint64_scale (self->block_samples, GST_SECOND, self->rate);
+    rt = running_time_now (self);
+    if (!GST_CLOCK_TIME_IS_VALID (rt))
+      rt = (now_us - self->sample0_us) * GST_USECOND;
+    /* on the pipeline clock: at completion, then back to this block's
+     * end (the device got @ahead samples further by then) */
+    observed = rt > since_done ? rt - since_done : 0;
+    measure_drift (self, end + ahead, observed, FALSE);
+    observed -= MIN (observed, gst_util_uint64_scale (ahead, GST_SECOND,
+            self->rate));
     /* A crystal is within 100 ppm; more is an estimate still settling. */
     if (gst_iio_drift_get_ppm (&self->drift, &ppm))
       ppm = CLAMP (ppm, -GST_IIO_FOLLOW_MAX_PPM, GST_IIO_FOLLOW_MAX_PPM);
@@ -524,7 +540,6 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
             observed, ppm, &pts, &duration))
       GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
   }
-  measure_drift (self, end, now_us, observed, own);
 
   GST_BUFFER_PTS (buffer) = pts;
   GST_BUFFER_DURATION (buffer) = duration;

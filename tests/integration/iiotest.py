@@ -144,6 +144,18 @@ def bind(platform_device):
 
 # ---- process resources ----------------------------------------------------
 
+DEBUGFS = "/sys/kernel/debug"
+
+
+def mount_debugfs():
+    """libiio (and iiod) list debug attributes from debugfs at context
+    creation, the AXI status register among them (xflow-check): mounted
+    before either starts, as on a board."""
+    if not os.path.ismount(DEBUGFS):
+        subprocess.run(["mount", "-t", "debugfs", "debugfs", DEBUGFS],
+                       check=True)
+
+
 def fd_count():
     return len(os.listdir("/proc/self/fd"))
 

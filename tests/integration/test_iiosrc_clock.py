@@ -9,7 +9,9 @@ and provide-clock=false."""
 
 import time
 
-from iiotest import Gst, check, log, main, start, stats, stop, write_attr
+from iiotest import (Gst, check, check_played, expect_eos, log, main,
+                     mount_debugfs, ramp_bytes, read_attr, reset_dac, start,
+                     stats, stop, write_attr)
 
 RATE = 48000
 PPM = 2000
@@ -263,7 +265,112 @@ def test_latency_query():
                                                N_BLOCKS * BLOCK_NS))
 
 
+# iiosink sync=true renders each block at its running time on the
+# pipeline clock (iiosrc's) plus the latency, and processing-deadline
+# adds this much to the latency: the DAC starts that much after the first
+# block, slack for a block delivered late.
+DEADLINE_NS = 150 * Gst.MSECOND
+
+
+def loop_case(adc_ppm, dac_ppm, n_buffers):
+    """iiosrc ! iiosink with sim-adc and sim-dac at @adc_ppm and @dac_ppm:
+    every captured sample played, in order; returns (src stats, sink
+    stats, [(seconds, backlog samples, sim-dac underruns)])."""
+    write_attr("sim-adc", "clock_ppm", adc_ppm)
+    write_attr("sim-dac", "clock_ppm", dac_ppm)
+    reset_dac(RATE)
+    pipeline = Gst.parse_launch(
+        "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
+        "attributes=sampling_frequency=%d buffer-size=%d blocks=%d "
+        "num-buffers=%d ! iiosink name=sink device=sim-dac buffer-size=%d "
+        "sync=true processing-deadline=%d"
+        % (RATE, BLOCK, N_BLOCKS, n_buffers, BLOCK, DEADLINE_NS))
+    try:
+        return loop_run(pipeline, adc_ppm, dac_ppm, n_buffers)
+    finally:
+        stop(pipeline)
+        write_attr("sim-adc", "clock_ppm", 0)
+        write_attr("sim-dac", "clock_ppm", 0)
+
+
+def loop_run(pipeline, adc_ppm, dac_ppm, n_buffers):
+    src = pipeline.get_by_name("src")
+    backlog = []
+    start(pipeline)
+    t0 = time.monotonic()
+    bus = pipeline.get_bus()
+    while True:
+        msg = bus.timed_pop_filtered(500 * Gst.MSECOND,
+                                     Gst.MessageType.EOS |
+                                     Gst.MessageType.ERROR)
+        if msg:
+            break
+        captured = src.get_property("stats").get_uint64("bytes")[1] // 4
+        played = int(read_attr("sim-dac", "samples_consumed"))
+        backlog.append((time.monotonic() - t0, captured - played,
+                        int(read_attr("sim-dac", "underruns"))))
+        check(time.monotonic() - t0 < n_buffers * BLOCK / RATE + 60,
+              "no EOS %d s after the last block" % 60)
+    expect_eos(msg)
+    s_src, s_sink = stats(pipeline), stats(pipeline, "sink")
+    backlog.append((time.monotonic() - t0, 0,
+                    int(read_attr("sim-dac", "underruns"))))
+    log("src stats:", s_src.to_string())
+    log("sink stats:", s_sink.to_string())
+    log("backlog (captured - played, samples; sim-dac underruns): %s" %
+        ", ".join("%.1f s %d %d" % b for b in backlog[::4]))
+    check(s_src.get_uint64("overruns") == (True, 0), "iiosrc overran: %s"
+          % s_src.to_string())
+    check_played(ramp_bytes(n_buffers * BLOCK), "iiosrc ! iiosink, ADC %+d "
+                 "ppm, DAC %+d ppm" % (adc_ppm, dac_ppm))
+    return s_src, s_sink, backlog
+
+
+def test_loop_dac_slower():
+    """The ADC 2000 ppm faster than the DAC: the backlog grows only at the
+    drift (96 samples a second at 48 kHz, under a block in this run: the
+    readings, a block apart, cannot show it), it stays within what the
+    elements buffer, the DAC never runs dry after the start, and every
+    sample plays."""
+    _, s_sink, backlog = loop_case(PPM, 0, SECONDS * 10)
+    # The DAC starts DEADLINE_NS late, the faster ADC only adds slack.
+    # (the last reading is after EOS, the DAC idle: not counted)
+    late = [b for b in backlog[:-1] if b[0] >= 3]
+    dry = late[-1][2] - late[0][2]
+    check(dry == 0, "the slower DAC ran dry for %d samples after the start"
+          % dry)
+    check(max(v for _, v, _ in backlog) <= (N_BLOCKS + 4 + 1) * BLOCK,
+          "the backlog reached %d samples, more than the elements buffer"
+          % max(v for _, v, _ in backlog))
+
+
+DAC_FAST_PPM = 50000
+
+
+def test_loop_dac_faster():
+    """The DAC 5 % faster than the ADC (a short run must exhaust the
+    slack of DEADLINE_NS): it runs dry between blocks, iiosink counts the underruns,
+    the backlog stays bounded, and every captured sample still plays in
+    order (an underrun is a gap in time, not in the data)."""
+    mount_debugfs()
+    _, s_sink, backlog = loop_case(0, DAC_FAST_PPM, 100)
+    dac_underruns = backlog[-1][2]
+    underruns = s_sink.get_uint64("underruns")[1]
+    hw = s_sink.get_uint64("hw-underruns")[1]
+    log("iiosink underruns %d, hw-underruns %d; sim-dac underruns %d "
+        "samples" % (underruns, hw, dac_underruns))
+    check(dac_underruns > 0, "the faster DAC never ran dry (sim-dac "
+          "underruns 0): the test did not test")
+    check(underruns > 0 and hw > 0, "the DAC ran dry (%d samples) but "
+          "iiosink counted underruns %d, hw-underruns %d"
+          % (dac_underruns, underruns, hw))
+    check(max(v for _, v, _ in backlog) <= (N_BLOCKS + 4 + 1) * BLOCK,
+          "the backlog reached %d samples" % max(v for _, v, _ in backlog))
+
+
 if __name__ == "__main__":
     main(test_device_clock_dmabuf, test_device_clock_copy,
          test_system_clock_dmabuf, test_system_clock_copy,
-         test_no_provide_clock, test_latency_query)
+         test_no_provide_clock, test_latency_query,
+         test_loop_dac_slower, test_loop_dac_faster,
+         after_each=lambda: reset_dac())

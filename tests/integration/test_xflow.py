@@ -16,11 +16,10 @@ import os
 import subprocess
 import time
 
-from iiotest import (DAC_CAPS, DAC_SAMPLE, Gst, Iiod, bus_message_text,
-                     check, device_dir, main, read_attr, reset_dac, start,
-                     stop, write_attr)
+from iiotest import (DAC_CAPS, DAC_SAMPLE, DEBUGFS, Gst, Iiod,
+                     bus_message_text, check, device_dir, main, mount_debugfs,
+                     read_attr, reset_dac, start, stop, write_attr)
 
-DEBUGFS = "/sys/kernel/debug"
 REG = 0x80000088
 ADC_BIT = 1 << 2
 DAC_BIT = 1 << 0
@@ -31,14 +30,6 @@ BLOCK = 4096
 N_BUFFERS = 60
 PAUSE_EVERY = 15
 PAUSE_S = 0.3
-
-
-def mount_debugfs():
-    """libiio (and iiod) list debug attributes from debugfs at context
-    creation: mounted before either starts."""
-    if not os.path.ismount(DEBUGFS):
-        subprocess.run(["mount", "-t", "debugfs", "debugfs", DEBUGFS],
-                       check=True)
 
 
 def read_reg(device):
