@@ -105,6 +105,43 @@ gst_iio_sink_get_caps (GstBaseSink * sink, GstCaps * filter)
   return result;
 }
 
+/* Upstream's latency (GstBaseSink's answer) plus the DAC's queue: a
+ * sample waits for its block to fill (min one block) and then behind
+ * every block queued (max `blocks`). Only a live, syncing sink has a
+ * latency (GstBaseSink's rule): sync=false reports none. GstBaseSink
+ * answers the element query itself (the pipeline asks its sinks so),
+ * not through its query vfunc: hence the element's. */
+static gboolean
+gst_iio_sink_element_query (GstElement * element, GstQuery * query)
+{
+  GstIioSink *self = GST_IIO_SINK (element);
+  GstClockTime min, max, block;
+  gboolean live;
+  guint blocks;
+
+  if (!GST_ELEMENT_CLASS (parent_class)->query (element, query))
+    return FALSE;
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return TRUE;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GST_OBJECT_LOCK (self);
+  block = gst_iio_common_samples_to_time (self->common.buffer_size,
+      self->common.rate);
+  blocks = self->common.blocks;
+  GST_OBJECT_UNLOCK (self);
+  if (!live || !GST_CLOCK_TIME_IS_VALID (block))
+    return TRUE;
+
+  min += block;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += block * blocks;
+  gst_query_set_latency (query, live, min, max);
+  GST_DEBUG_OBJECT (self, "latency min %" GST_TIME_FORMAT " max %"
+      GST_TIME_FORMAT, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+
+  return TRUE;
+}
+
 /* Any caps of the template are accepted, so that caps the device cannot
  * play reach set_caps and its error rather than failing silently here. */
 static gboolean
@@ -487,6 +524,7 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
   sink_class->get_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_get_caps);
   sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_set_caps);
   sink_class->query = GST_DEBUG_FUNCPTR (gst_iio_sink_query);
+  element_class->query = GST_DEBUG_FUNCPTR (gst_iio_sink_element_query);
   sink_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_iio_sink_propose_allocation);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_iio_sink_render);

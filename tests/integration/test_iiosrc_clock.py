@@ -272,6 +272,37 @@ def test_latency_query():
 DEADLINE_NS = 150 * Gst.MSECOND
 
 
+def test_sink_latency_query():
+    """iiosink sync=true behind iiosrc: LATENCY is iiosrc's plus the DAC's
+    queue (min one block, max iiosink's blocks) plus GstBaseSink's
+    processing-deadline (20 ms by default, in min); sync=false: none, as
+    GstBaseSink reports for a sink that does not sync."""
+    for sync in (True, False):
+        reset_dac(RATE)
+        pipeline = Gst.parse_launch(
+            "iiosrc name=src device=sim-adc channels=voltage0,voltage1 "
+            "attributes=sampling_frequency=%d buffer-size=%d blocks=%d ! "
+            "iiosink name=sink device=sim-dac buffer-size=%d blocks=3 "
+            "sync=%s" % (RATE, BLOCK, N_BLOCKS, BLOCK, sync))
+        start(pipeline)
+        time.sleep(1)
+        q = Gst.Query.new_latency()
+        ok = pipeline.get_by_name("sink").query(q)
+        live, lo, hi = q.parse_latency()
+        stop(pipeline)
+        log("sync=%s: latency live %s min %d max %d" % (sync, live, lo, hi))
+        check(ok, "iiosink did not answer LATENCY")
+        if sync:
+            check(live and lo == 2 * BLOCK_NS + 20 * Gst.MSECOND and
+                  hi == (N_BLOCKS + 3) * BLOCK_NS, "iiosink sync=true: "
+                  "latency live %s %d-%d ns; iiosrc's %d-%d plus the DAC's "
+                  "%d-%d (and 20 ms in min) expected" % (live, lo, hi, BLOCK_NS,
+                                      N_BLOCKS * BLOCK_NS, BLOCK_NS,
+                                      3 * BLOCK_NS))
+        else:
+            check(not live, "iiosink sync=false reports a live latency")
+
+
 def loop_case(adc_ppm, dac_ppm, n_buffers):
     """iiosrc ! iiosink with sim-adc and sim-dac at @adc_ppm and @dac_ppm:
     every captured sample played, in order; returns (src stats, sink
@@ -371,6 +402,6 @@ def test_loop_dac_faster():
 if __name__ == "__main__":
     main(test_device_clock_dmabuf, test_device_clock_copy,
          test_system_clock_dmabuf, test_system_clock_copy,
-         test_no_provide_clock, test_latency_query,
+         test_no_provide_clock, test_latency_query, test_sink_latency_query,
          test_loop_dac_slower, test_loop_dac_faster,
          after_each=lambda: reset_dac())
