@@ -664,6 +664,11 @@ push_block (GstIioCopyQueue * self, GError ** error)
   self->fill = 0;
   self->unplayed = TRUE;
   self->pushed += self->buf_samples;
+  /* The kernel holds two blocks at most: the device played the rest (a
+   * lower bound, tight when the push had to wait for room). */
+  gst_iio_queue_set_consumed (GST_IIO_QUEUE (self), self->pushed -
+      MIN (self->pushed, 2 * (guint64) self->buf_samples),
+      g_get_monotonic_time () * 1000);
 
   return GST_FLOW_OK;
 }

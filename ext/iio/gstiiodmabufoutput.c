@@ -33,6 +33,7 @@ struct _GstIioDmabufOutput
   gboolean cyclic_drop_logged;
   gboolean import_failure_logged;
   guint64 n_enqueued;
+  guint64 reported_bytes;       /* consumed, as last reported */
 
   /* Leaf lock. The objects are made by start() and dropped by stop(),
    * in the state thread; other threads (upstream's allocations, unlock)
@@ -129,6 +130,7 @@ gst_iio_dmabuf_output_start (GstIioQueue * queue, GError ** error)
   gboolean ok;
 
   self->n_enqueued = 0;
+  self->reported_bytes = 0;
   self->cyclic_queued = self->cyclic_drop_logged = FALSE;
   self->resume = 0;
 
@@ -558,6 +560,22 @@ render_buffer (GstIioDmabufOutput * self, GstBuffer * buffer, GError ** error)
   return copy_buffer (self, buffer, error);
 }
 
+/* What the device played, for the element's clock: new only when a
+ * block was retired since. */
+static void
+report_consumed (GstIioDmabufOutput * self)
+{
+  guint64 bytes;
+  gint64 ns;
+
+  if (!gst_iio_transfers_get_done (self->transfers, &bytes, &ns) ||
+      bytes == self->reported_bytes)
+    return;
+  self->reported_bytes = bytes;
+  gst_iio_queue_set_consumed (GST_IIO_QUEUE (self),
+      bytes / config_of (self)->sample_size, ns);
+}
+
 static GstFlowReturn
 gst_iio_dmabuf_output_render (GstIioQueue * queue, GstBuffer * buffer,
     GError ** error)
@@ -589,6 +607,7 @@ gst_iio_dmabuf_output_render (GstIioQueue * queue, GstBuffer * buffer,
   /* Once, when an interrupted render (a pause) is resumed. */
   if (ret == GST_FLOW_OK)
     gst_iio_queue_add_stat (queue, GST_IIO_QUEUE_STAT_BUFFERS, 1);
+  report_consumed (self);
 
   return ret;
 }

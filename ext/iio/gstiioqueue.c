@@ -245,6 +245,20 @@ gst_iio_queue_take_progress (GstIioQueue * self, guint64 * ahead, gint64 * ns)
 }
 
 void
+gst_iio_queue_set_consumed (GstIioQueue * self, guint64 samples, gint64 ns)
+{
+  gst_iio_queue_set_progress (self, samples, ns);
+}
+
+gboolean
+gst_iio_queue_take_consumed (GstIioQueue * self, guint64 * samples,
+    gint64 * ns)
+{
+  /* The same slot as the input's progress: a queue has one direction. */
+  return gst_iio_queue_take_progress (self, samples, ns);
+}
+
+void
 gst_iio_queue_set_drift_ppm (GstIioQueue * self, gdouble ppm)
 {
   GstIioQueuePrivate *priv = gst_iio_queue_get_instance_private (self);

@@ -153,6 +153,14 @@ void gst_iio_queue_set_progress (GstIioQueue * self, guint64 ahead,
 gboolean gst_iio_queue_take_progress (GstIioQueue * self, guint64 * ahead,
     gint64 * ns);
 
+/* Output, streaming thread: the device had consumed @samples since the
+ * start by monotonic time @ns (the fence of the newest block retired).
+ * The element takes it after each render (FALSE: nothing new). */
+void gst_iio_queue_set_consumed (GstIioQueue * self, guint64 samples,
+    gint64 ns);
+gboolean gst_iio_queue_take_consumed (GstIioQueue * self, guint64 * samples,
+    gint64 * ns);
+
 /* The element measured the device's drift (stats drift-ppm). */
 void gst_iio_queue_set_drift_ppm (GstIioQueue * self, gdouble ppm);
 

@@ -34,7 +34,9 @@
  */
 #include "gstiiosink.h"
 #include "gstiiocommon.h"
+#include "gstiiodeviceclock.h"
 #include "gstiiodmabufoutput.h"
+#include "gstiiodrift.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_iio_sink_debug);
 #define GST_CAT_DEFAULT gst_iio_sink_debug
@@ -42,12 +44,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_iio_sink_debug);
 enum
 {
   PROP_CYCLIC = GST_IIO_PROP_LAST,
+  PROP_PROVIDE_CLOCK,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
 #define DEFAULT_CYCLIC FALSE
+#define DEFAULT_PROVIDE_CLOCK FALSE
 
 struct _GstIioSink
 {
@@ -56,6 +60,11 @@ struct _GstIioSink
   /* Properties, device and queue; see gstiiocommon.h for the locking. */
   GstIioCommon common;
   gboolean cyclic;              /* object lock */
+  gboolean provide_clock;       /* object lock */
+  /* The DAC's clock (gstiiodeviceclock.h), for the element's life, and
+   * the drift of what the DAC consumed (streaming thread). */
+  GstClock *clock;
+  GstIioDrift drift;
   gboolean unlocked;            /* object lock: unlock() cancelled waits */
   /* Streaming thread (start_queue before it runs): the stream failed and
    * its error is posted; render and the EOS drain then fail at once. */
@@ -162,6 +171,47 @@ gst_iio_sink_query (GstBaseSink * sink, GstQuery * query)
   return TRUE;
 }
 
+/* ---- the DAC's clock ---- */
+
+static GstClock *
+gst_iio_sink_provide_clock (GstElement * element)
+{
+  GstIioSink *self = GST_IIO_SINK (element);
+  GstClock *clock = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->provide_clock)
+    clock = gst_object_ref (self->clock);
+  GST_OBJECT_UNLOCK (self);
+
+  return clock;
+}
+
+/* After a render: what the DAC consumed, and when (a retired block's
+ * fence; fileio: a lower bound at the push), drives the clock and the
+ * drift against the monotonic clock. */
+static void
+follow_device (GstIioSink * self)
+{
+  GstIioQueue *queue = self->common.queue;
+  guint64 consumed;
+  gint64 ns, sample0_ns;
+  gdouble ppm;
+
+  if (!gst_iio_queue_take_consumed (queue, &consumed, &ns))
+    return;
+  gst_iio_device_clock_set_position (GST_IIO_DEVICE_CLOCK (self->clock),
+      consumed, ns / 1000);
+  if (!gst_iio_drift_add (&self->drift, gst_util_uint64_scale (consumed,
+              GST_SECOND, self->common.rate), ns))
+    return;
+  if (gst_iio_drift_get_ppm (&self->drift, &ppm))
+    gst_iio_queue_set_drift_ppm (queue, ppm);
+  if (gst_iio_drift_map (&self->drift, 0, &sample0_ns))
+    gst_iio_device_clock_set_line (GST_IIO_DEVICE_CLOCK (self->clock),
+        sample0_ns, self->drift.slope);
+}
+
 static gboolean
 gst_iio_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
@@ -260,8 +310,10 @@ gst_iio_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     ret = gst_iio_queue_render (self->common.queue, buffer, &error);
     if (ret == GST_FLOW_ERROR)
       return post_flow_error (self, error, "render");
-    if (ret == GST_FLOW_OK)
+    if (ret == GST_FLOW_OK) {
       gst_iio_common_check_xflow (&self->common, GST_BUFFER_OFFSET_NONE);
+      follow_device (self);
+    }
     g_clear_error (&error);
     if (ret != GST_FLOW_FLUSHING)
       return ret;
@@ -357,8 +409,17 @@ gst_iio_sink_start_queue (GstIioSink * self)
   GST_OBJECT_UNLOCK (self);
   self->failed = FALSE;
 
-  return gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
-      cyclic);
+  if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
+          cyclic))
+    return FALSE;
+  /* Windows of eight blocks at least: a retired block tells when it was
+   * played only when a render waited for it. */
+  gst_iio_drift_reset_window (&self->drift, MAX (GST_IIO_DRIFT_WINDOW_NS,
+          8 * (gint64) gst_iio_common_samples_to_time
+          (self->common.buffer_size, self->common.rate)));
+  gst_iio_device_clock_start (GST_IIO_DEVICE_CLOCK (self->clock),
+      self->common.rate);
+  return TRUE;
 }
 
 /* PAUSED to READY, after the parent's (the streaming thread is out):
@@ -367,6 +428,27 @@ static void
 gst_iio_sink_stop_queue (GstIioSink * self)
 {
   gst_iio_common_stop (&self->common);
+  gst_iio_device_clock_stop (GST_IIO_DEVICE_CLOCK (self->clock));
+}
+
+/* As GstAudioBaseSink: the pipeline picks the clock when the sink goes
+ * to PAUSED and must pick another when the device stops. */
+static void
+post_clock_messages (GstIioSink * self, gboolean provide)
+{
+  gboolean provides;
+
+  GST_OBJECT_LOCK (self);
+  provides = self->provide_clock;
+  GST_OBJECT_UNLOCK (self);
+  if (!provides)
+    return;
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_clock_provide (GST_OBJECT (self), self->clock,
+          provide));
+  if (!provide)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_clock_lost (GST_OBJECT (self), self->clock));
 }
 
 static GstStateChangeReturn
@@ -385,6 +467,7 @@ gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       if (!gst_iio_sink_start_queue (self))
         return GST_STATE_CHANGE_FAILURE;
+      post_clock_messages (self, TRUE);
       break;
     default:
       break;
@@ -395,6 +478,7 @@ gst_iio_sink_change_state (GstElement * element, GstStateChange transition)
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_iio_sink_stop_queue (self);
+      post_clock_messages (self, FALSE);
       break;
     case GST_STATE_CHANGE_READY_TO_NULL:
       gst_iio_common_close (&self->common);
@@ -452,6 +536,15 @@ gst_iio_sink_set_property (GObject * object, guint prop_id,
       self->cyclic = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_PROVIDE_CLOCK:
+      GST_OBJECT_LOCK (self);
+      self->provide_clock = g_value_get_boolean (value);
+      if (self->provide_clock)
+        GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+      else
+        GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -478,6 +571,11 @@ gst_iio_sink_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_boolean (value, self->cyclic);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_PROVIDE_CLOCK:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->provide_clock);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -490,6 +588,7 @@ gst_iio_sink_finalize (GObject * object)
   GstIioSink *self = GST_IIO_SINK (object);
 
   gst_iio_common_clear (&self->common);
+  gst_object_unref (self->clock);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -511,6 +610,12 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
       "stops (a signal generator); later buffers are dropped. On the DMABUF "
       "path the device repeats it with no CPU work", DEFAULT_CYCLIC,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_PROVIDE_CLOCK] = g_param_spec_boolean ("provide-clock",
+      "Provide clock", "Offer the DAC's clock to the pipeline: its time "
+      "advances with the samples the device consumed (at its crystal's "
+      "real rate; stats drift-ppm). GstPipeline prefers a live source's "
+      "clock (iiosrc's) over it", DEFAULT_PROVIDE_CLOCK,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -520,6 +625,7 @@ gst_iio_sink_class_init (GstIioSinkClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_IIO_IO_MODE, 0);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_iio_sink_change_state);
+  element_class->provide_clock = GST_DEBUG_FUNCPTR (gst_iio_sink_provide_clock);
 
   sink_class->get_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_get_caps);
   sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_iio_sink_set_caps);
@@ -539,6 +645,8 @@ gst_iio_sink_init (GstIioSink * self)
   gst_iio_common_init (&self->common, GST_ELEMENT (self),
       GST_IIO_DIRECTION_OUTPUT);
   self->cyclic = DEFAULT_CYCLIC;
+  self->provide_clock = DEFAULT_PROVIDE_CLOCK;
+  self->clock = gst_iio_device_clock_new ("iio-dac-clock");
   /* The device's sample clock paces the stream: waiting for the pipeline
    * clock as well would starve the device's queue. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

@@ -55,6 +55,10 @@ struct _GstIioTransfers
   gint room_fd;
   guint64 room_ino;
   gboolean enabled;
+  /* transfers retired after their fence signalled success: their bytes
+   * and the newest signal time (the device's progress, output) */
+  guint64 done_bytes;
+  gint64 done_ns;
   gboolean flushing;
   gboolean aborted;
   GError *error;                /* sticky */
@@ -577,11 +581,28 @@ gst_iio_transfers_retire_oldest (GstIioTransfers * self, gint timeout_ms,
 
   ret = wait_oldest (self, timeout_ms, FALSE, &t, error);
   if (t) {
+    g_mutex_lock (&self->lock);
+    self->done_bytes += t->bytes;
+    if (t->signal_ns >= 0)
+      self->done_ns = t->signal_ns;
+    g_mutex_unlock (&self->lock);
     retire (self, t);
     transfer_unref (t);
   }
 
   return ret;
+}
+
+gboolean
+gst_iio_transfers_get_done (GstIioTransfers * self, guint64 * bytes,
+    gint64 * signal_ns)
+{
+  g_mutex_lock (&self->lock);
+  *bytes = self->done_bytes;
+  *signal_ns = self->done_ns;
+  g_mutex_unlock (&self->lock);
+
+  return *bytes > 0 && *signal_ns > 0;
 }
 
 /* Under the lock. */

@@ -105,6 +105,12 @@ gpointer gst_iio_transfers_pop_oldest (GstIioTransfers * self,
 GstFlowReturn gst_iio_transfers_retire_oldest (GstIioTransfers * self,
     gint timeout_ms, GError ** error);
 
+/* Output: the bytes of every transfer retired complete so far, and the
+ * newest one's fence signal time (what the device consumed, and when);
+ * FALSE before the first. */
+gboolean gst_iio_transfers_get_done (GstIioTransfers * self, guint64 * bytes,
+    gint64 * signal_ns);
+
 /* Retires transfers until fewer than @max are in flight and DMABUF @fd
  * (inode number @ino, or 0 to fstat @fd) is not among them (a second
  * ENQUEUE of one DMABUF fails with EBUSY). GST_FLOW_OK too when only a

@@ -9,9 +9,9 @@ and provide-clock=false."""
 
 import time
 
-from iiotest import (Gst, check, check_played, expect_eos, log, main,
-                     mount_debugfs, ramp_bytes, read_attr, reset_dac, start,
-                     stats, stop, write_attr)
+from iiotest import (Gst, appsrc_launch, check, check_played, expect_eos,
+                     log, main, mount_debugfs, pop_end, push_all, ramp_bytes,
+                     read_attr, reset_dac, start, stats, stop, write_attr)
 
 RATE = 48000
 PPM = 2000
@@ -265,6 +265,60 @@ def test_latency_query():
                                                N_BLOCKS * BLOCK_NS))
 
 
+def dac_clock_case(io_mode):
+    """iiosink provide-clock=true behind appsrc (not live: the sink's is
+    the only clock): the pipeline runs on the DAC's clock, which gains the
+    crystal's 2000 ppm on the monotonic clock, stats drift-ppm says so,
+    and every sample plays."""
+    write_attr("sim-dac", "clock_ppm", PPM)
+    reset_dac(RATE)
+    data = ramp_bytes(12 * RATE)
+    pipeline = Gst.parse_launch(appsrc_launch(
+        "buffer-size=%d io-mode=%s provide-clock=true" % (BLOCK, io_mode),
+        rate=RATE))
+    readings = []
+    try:
+        start(pipeline)
+        push_all(pipeline.get_by_name("src"),
+                 [data[i:i + 4 * BLOCK] for i in range(0, len(data),
+                                                        4 * BLOCK)])
+        clock = pipeline.get_clock()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            readings.append((clock.get_time(), time.monotonic_ns()))
+            time.sleep(0.05)
+        expect_eos(pop_end(pipeline))
+        s = stats(pipeline, "sink")
+    finally:
+        stop(pipeline)
+        write_attr("sim-dac", "clock_ppm", 0)
+    log("sink stats:", s.to_string())
+    check(clock.__gtype__.name == "GstIioDeviceClock", "the pipeline runs "
+          "on %s, not iiosink's clock" % clock.__gtype__.name)
+    check(all(b[0] >= a[0] for a, b in zip(readings, readings[1:])),
+          "the DAC clock went backwards")
+    late = [r for r in readings if r[1] - readings[0][1] >= 2e9]
+    (ca, ma), (cb, mb) = late[0], late[-1]
+    ppm = ((cb - ca) / (mb - ma) - 1) * 1e6
+    log("DAC clock against monotonic: %+.1f ppm over %.1f s"
+        % (ppm, (mb - ma) / 1e9))
+    check(abs(ppm - PPM) < PPM_TOLERANCE, "the DAC clock runs %+.1f ppm "
+          "against the monotonic clock; the crystal runs %+d" % (ppm, PPM))
+    ok, drift = s.get_double("drift-ppm")
+    check(ok and abs(drift - PPM) < PPM_TOLERANCE, "iiosink stats drift-ppm "
+          "%.1f, the crystal runs %+d" % (drift, PPM))
+    check_played(data, "appsrc ! iiosink provide-clock=true io-mode=%s"
+                 % io_mode)
+
+
+def test_dac_clock_dmabuf():
+    dac_clock_case("dmabuf")
+
+
+def test_dac_clock_copy():
+    dac_clock_case("copy")
+
+
 # iiosink sync=true renders each block at its running time on the
 # pipeline clock (iiosrc's) plus the latency, and processing-deadline
 # adds this much to the latency: the DAC starts that much after the first
@@ -403,5 +457,6 @@ if __name__ == "__main__":
     main(test_device_clock_dmabuf, test_device_clock_copy,
          test_system_clock_dmabuf, test_system_clock_copy,
          test_no_provide_clock, test_latency_query, test_sink_latency_query,
+         test_dac_clock_dmabuf, test_dac_clock_copy,
          test_loop_dac_slower, test_loop_dac_faster,
          after_each=lambda: reset_dac())
