@@ -251,8 +251,7 @@ gst_iio_queue_set_consumed (GstIioQueue * self, guint64 samples, gint64 ns)
 }
 
 gboolean
-gst_iio_queue_take_consumed (GstIioQueue * self, guint64 * samples,
-    gint64 * ns)
+gst_iio_queue_take_consumed (GstIioQueue * self, guint64 * samples, gint64 * ns)
 {
   /* The same slot as the input's progress: a queue has one direction. */
   return gst_iio_queue_take_progress (self, samples, ns);

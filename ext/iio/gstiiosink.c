@@ -409,8 +409,7 @@ gst_iio_sink_start_queue (GstIioSink * self)
   GST_OBJECT_UNLOCK (self);
   self->failed = FALSE;
 
-  if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new,
-          cyclic))
+  if (!gst_iio_common_start (&self->common, gst_iio_dmabuf_output_new, cyclic))
     return FALSE;
   /* Windows of eight blocks at least: a retired block tells when it was
    * played only when a render waited for it. */
@@ -444,8 +443,7 @@ post_clock_messages (GstIioSink * self, gboolean provide)
   if (!provides)
     return;
   gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_clock_provide (GST_OBJECT (self), self->clock,
-          provide));
+      gst_message_new_clock_provide (GST_OBJECT (self), self->clock, provide));
   if (!provide)
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_clock_lost (GST_OBJECT (self), self->clock));
