@@ -101,6 +101,20 @@ gst_iio_device_clock_set_line (GstIioDeviceClock * self, gint64 sample0_ns,
   g_mutex_unlock (&self->lock);
 }
 
+gboolean
+gst_iio_device_clock_observe (GstIioDeviceClock * self, GstIioDrift * drift,
+    gint64 device_ns, gint64 observed_ns, gboolean monotonic, gdouble * ppm)
+{
+  gint64 sample0_ns;
+
+  if (!gst_iio_drift_add (drift, device_ns, observed_ns))
+    return FALSE;
+  if (monotonic && gst_iio_drift_map (drift, 0, &sample0_ns))
+    gst_iio_device_clock_set_line (self, sample0_ns, drift->slope);
+
+  return gst_iio_drift_get_ppm (drift, ppm);
+}
+
 void
 gst_iio_device_clock_stop (GstIioDeviceClock * self)
 {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include "gstiiodrift.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +38,14 @@ void gst_iio_device_clock_set_position (GstIioDeviceClock * self,
  * ns per nominal device ns. */
 void gst_iio_device_clock_set_line (GstIioDeviceClock * self,
     gint64 sample0_ns, gdouble slope);
+/* One observation of the device, at position @device_ns (nominal time
+ * of its sample count) seen at @observed_ns, into @drift; when it closes
+ * a window and @monotonic (observed on the monotonic clock), the clock
+ * follows the new line. TRUE with @ppm once the drift is known (for
+ * stats drift-ppm). */
+gboolean gst_iio_device_clock_observe (GstIioDeviceClock * self,
+    GstIioDrift * drift, gint64 device_ns, gint64 observed_ns,
+    gboolean monotonic, gdouble * ppm);
 /* The stream ended: the clock holds where it stands. */
 void gst_iio_device_clock_stop (GstIioDeviceClock * self);
 

@@ -195,21 +195,17 @@ follow_device (GstIioSink * self)
 {
   GstIioQueue *queue = self->common.queue;
   guint64 consumed;
-  gint64 ns, sample0_ns;
+  gint64 ns;
   gdouble ppm;
 
   if (!gst_iio_queue_take_consumed (queue, &consumed, &ns))
     return;
   gst_iio_device_clock_set_position (GST_IIO_DEVICE_CLOCK (self->clock),
       consumed, ns / 1000);
-  if (!gst_iio_drift_add (&self->drift, gst_util_uint64_scale (consumed,
-              GST_SECOND, self->common.rate), ns))
-    return;
-  if (gst_iio_drift_get_ppm (&self->drift, &ppm))
+  if (gst_iio_device_clock_observe (GST_IIO_DEVICE_CLOCK (self->clock),
+          &self->drift, gst_util_uint64_scale (consumed, GST_SECOND,
+              self->common.rate), ns, TRUE, &ppm))
     gst_iio_queue_set_drift_ppm (queue, ppm);
-  if (gst_iio_drift_map (&self->drift, 0, &sample0_ns))
-    gst_iio_device_clock_set_line (GST_IIO_DEVICE_CLOCK (self->clock),
-        sample0_ns, self->drift.slope);
 }
 
 static gboolean

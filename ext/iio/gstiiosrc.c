@@ -456,19 +456,12 @@ static void
 measure_drift (GstIioSrc * self, guint64 device_end, GstClockTime observed,
     gboolean monotonic)
 {
-  gint64 device_ns = gst_util_uint64_scale (device_end, GST_SECOND,
-      self->rate);
-  gint64 sample0_ns;
   gdouble ppm;
 
-  if (!gst_iio_drift_add (&self->drift, device_ns, observed))
-    return;
-  if (gst_iio_drift_get_ppm (&self->drift, &ppm))
+  if (gst_iio_device_clock_observe (GST_IIO_DEVICE_CLOCK (self->clock),
+          &self->drift, gst_util_uint64_scale (device_end, GST_SECOND,
+              self->rate), observed, monotonic, &ppm))
     gst_iio_queue_set_drift_ppm (self->common.queue, ppm);
-  /* the device clock interpolates along the line (on monotonic time) */
-  if (monotonic && gst_iio_drift_map (&self->drift, 0, &sample0_ns))
-    gst_iio_device_clock_set_line (GST_IIO_DEVICE_CLOCK (self->clock),
-        sample0_ns, self->drift.slope);
 }
 
 /* The queue marks a block after lost samples DISCONT, with the number
