@@ -2,6 +2,10 @@
 #include "gstiiodeviceclock.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_iio_device_clock_debug);
+
+/* The lines the clock follows: within 50 % of the nominal rate. */
+#define GST_IIO_DEVICE_CLOCK_MIN_SLOPE (1 / 1.5)
+#define GST_IIO_DEVICE_CLOCK_MAX_SLOPE 1.5
 #define GST_CAT_DEFAULT gst_iio_device_clock_debug
 
 struct _GstIioDeviceClock
@@ -109,7 +113,12 @@ gst_iio_device_clock_observe (GstIioDeviceClock * self, GstIioDrift * drift,
 
   if (!gst_iio_drift_add (drift, device_ns, observed_ns))
     return FALSE;
-  if (monotonic && gst_iio_drift_map (drift, 0, &sample0_ns))
+  /* A line far from the nominal rate is not a crystal's: a device that
+   * is not paced (sampling_frequency 0), or a wrong rate. The clock then
+   * interpolates from the last position at the nominal rate. */
+  if (monotonic && drift->slope > GST_IIO_DEVICE_CLOCK_MIN_SLOPE &&
+      drift->slope < GST_IIO_DEVICE_CLOCK_MAX_SLOPE &&
+      gst_iio_drift_map (drift, 0, &sample0_ns))
     gst_iio_device_clock_set_line (self, sample0_ns, drift->slope);
 
   return gst_iio_drift_get_ppm (drift, ppm);
