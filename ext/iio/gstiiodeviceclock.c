@@ -125,6 +125,18 @@ gst_iio_device_clock_observe (GstIioDeviceClock * self, GstIioDrift * drift,
 }
 
 void
+gst_iio_device_clock_post_provide (GstIioDeviceClock * self,
+    GstElement * element, gboolean provide)
+{
+  gst_element_post_message (element,
+      gst_message_new_clock_provide (GST_OBJECT (element), GST_CLOCK (self),
+          provide));
+  if (!provide)
+    gst_element_post_message (element,
+        gst_message_new_clock_lost (GST_OBJECT (element), GST_CLOCK (self)));
+}
+
+void
 gst_iio_device_clock_stop (GstIioDeviceClock * self)
 {
   /* Take the interpolated time up to now first: it stays. */

@@ -46,6 +46,12 @@ void gst_iio_device_clock_set_line (GstIioDeviceClock * self,
 gboolean gst_iio_device_clock_observe (GstIioDeviceClock * self,
     GstIioDrift * drift, gint64 device_ns, gint64 observed_ns,
     gboolean monotonic, gdouble * ppm);
+/* @element offers this clock (@provide, READY to PAUSED: the pipeline
+ * may pick it) or stops offering it (PAUSED to READY: clock-provide
+ * FALSE, then clock-lost, so a pipeline on it picks another), as
+ * GstAudioBaseSrc and GstAudioBaseSink post them. */
+void gst_iio_device_clock_post_provide (GstIioDeviceClock * self,
+    GstElement * element, gboolean provide);
 /* The stream ended: the clock holds where it stands. */
 void gst_iio_device_clock_stop (GstIioDeviceClock * self);
 

@@ -56,11 +56,15 @@ gst_iio_follow_block (GstIioFollow * self, guint64 offset, guint64 samples,
     GstClockTime observed, gdouble ppm, GstClockTime * pts,
     GstClockTime * duration)
 {
-  gdouble period = period_ns (self, ppm), nominal = samples * period;
-  gdouble error, slew, max_slew, gain;
+  gdouble period, nominal, error, slew, max_slew, gain;
   gboolean jumped = FALSE;
 
   g_return_val_if_fail (self->rate > 0, FALSE);
+
+  /* A crystal is within 100 ppm; more is an estimate still settling. */
+  ppm = CLAMP (ppm, -GST_IIO_FOLLOW_MAX_PPM, GST_IIO_FOLLOW_MAX_PPM);
+  period = period_ns (self, ppm);
+  nominal = samples * period;
 
   if (!self->started) {
     /* The block just completed: its first sample was one block ago. */

@@ -29,8 +29,9 @@ G_BEGIN_DECLS
 #define GST_IIO_FOLLOW_SETTLE_S 2
 #define GST_IIO_FOLLOW_SETTLE_SLEW 0.25
 #define GST_IIO_FOLLOW_RESYNC_NS (1 * GST_SECOND)
-/* The drift applied is bounded by this (the element clamps its
- * estimate): a real crystal is within 100 ppm, the test bed's 2000. */
+/* The drift applied is bounded by this (gst_iio_follow_block clamps the
+ * estimate it is given): a real crystal is within 100 ppm, the test
+ * bed's 2000. */
 #define GST_IIO_FOLLOW_MAX_PPM 10000.0
 
 typedef struct
@@ -53,8 +54,8 @@ void gst_iio_follow_reset (GstIioFollow * self, guint rate);
 /* The block of @samples from sample @offset (after any samples lost
  * before it, which the timeline steps over) completed and was seen at
  * running time @observed. @ppm: the drift measured against this clock,
- * 0 while unknown. Sets the block's @pts and @duration; TRUE when the
- * timeline had to jump (a DISCONT). */
+ * 0 while unknown (clamped to GST_IIO_FOLLOW_MAX_PPM). Sets the block's
+ * @pts and @duration; TRUE when the timeline had to jump (a DISCONT). */
 gboolean gst_iio_follow_block (GstIioFollow * self, guint64 offset,
     guint64 samples, GstClockTime observed, gdouble ppm, GstClockTime * pts,
     GstClockTime * duration);

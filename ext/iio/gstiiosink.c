@@ -436,13 +436,9 @@ post_clock_messages (GstIioSink * self, gboolean provide)
   GST_OBJECT_LOCK (self);
   provides = self->provide_clock;
   GST_OBJECT_UNLOCK (self);
-  if (!provides)
-    return;
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_clock_provide (GST_OBJECT (self), self->clock, provide));
-  if (!provide)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_clock_lost (GST_OBJECT (self), self->clock));
+  if (provides)
+    gst_iio_device_clock_post_provide (GST_IIO_DEVICE_CLOCK (self->clock),
+        GST_ELEMENT (self), provide);
 }
 
 static GstStateChangeReturn

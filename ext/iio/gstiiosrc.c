@@ -158,17 +158,14 @@ gst_iio_src_change_state (GstElement * element, GstStateChange transition)
   /* As GstAudioBaseSrc: the pipeline picks the clock when it goes to
    * PAUSED and must pick another when the device stops. */
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
-    gst_element_post_message (element,
-        gst_message_new_clock_provide (GST_OBJECT (self), self->clock, TRUE));
+    gst_iio_device_clock_post_provide (GST_IIO_DEVICE_CLOCK (self->clock),
+        element, TRUE);
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    gst_element_post_message (element,
-        gst_message_new_clock_provide (GST_OBJECT (self), self->clock, FALSE));
-    gst_element_post_message (element,
-        gst_message_new_clock_lost (GST_OBJECT (self), self->clock));
-  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_iio_device_clock_post_provide (GST_IIO_DEVICE_CLOCK (self->clock),
+        element, FALSE);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     gst_iio_common_close (&self->common);
 
@@ -375,20 +372,34 @@ running_time_now (GstIioSrc * self)
   return now;
 }
 
-/* Running time of sample @offset on the device clock, the pipeline's. */
+/* Running time of sample @offset on the device clock, the pipeline's,
+ * with the clock's calibration @cal and the element's @base_time. */
 static GstClockTime
-running_time_of_sample (GstIioSrc * self, guint64 offset)
+running_time_of_sample (GstIioSrc * self, guint64 offset,
+    const GstClockTime cal[4], GstClockTime base_time)
 {
-  GstClockTime internal, external, i, e, n, d, base_time;
+  GstClockTime internal, external;
 
   internal = gst_iio_device_clock_sample_time (GST_IIO_DEVICE_CLOCK
       (self->clock), offset);
-  gst_clock_get_calibration (self->clock, &i, &e, &n, &d);
-  external = gst_clock_adjust_with_calibration (self->clock, internal, i, e,
-      n, d);
-  base_time = gst_element_get_base_time (GST_ELEMENT (self));
+  external = gst_clock_adjust_with_calibration (self->clock, internal,
+      cal[0], cal[1], cal[2], cal[3]);
 
   return external > base_time ? external - base_time : 0;
+}
+
+/* PTS and DURATION of samples @start to @end on the device clock: the
+ * calibration and the base time read once for both. */
+static void
+stamp_on_own_clock (GstIioSrc * self, guint64 start, guint64 end,
+    GstClockTime * pts, GstClockTime * duration)
+{
+  GstClockTime cal[4], base_time;
+
+  gst_clock_get_calibration (self->clock, &cal[0], &cal[1], &cal[2], &cal[3]);
+  base_time = gst_element_get_base_time (GST_ELEMENT (self));
+  *pts = running_time_of_sample (self, start, cal, base_time);
+  *duration = running_time_of_sample (self, end, cal, base_time) - *pts;
 }
 
 /* A queue that cannot count what it lost (a libiio buffer replaced after
@@ -513,8 +524,7 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
       end + ahead, done_ns / 1000);
 
   if (own) {
-    pts = running_time_of_sample (self, start);
-    duration = running_time_of_sample (self, end) - pts;
+    stamp_on_own_clock (self, start, end, &pts, &duration);
     measure_drift (self, end + ahead, done_ns, TRUE);
   } else {
     rt = running_time_now (self);
@@ -526,9 +536,7 @@ stamp_buffer (GstIioSrc * self, GstBuffer * buffer)
     measure_drift (self, end + ahead, observed, FALSE);
     observed -= MIN (observed, gst_util_uint64_scale (ahead, GST_SECOND,
             self->rate));
-    /* A crystal is within 100 ppm; more is an estimate still settling. */
-    if (gst_iio_drift_get_ppm (&self->drift, &ppm))
-      ppm = CLAMP (ppm, -GST_IIO_FOLLOW_MAX_PPM, GST_IIO_FOLLOW_MAX_PPM);
+    gst_iio_drift_get_ppm (&self->drift, &ppm);
     if (gst_iio_follow_block (&self->follow, start, self->block_samples,
             observed, ppm, &pts, &duration))
       GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);

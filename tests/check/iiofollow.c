@@ -118,6 +118,19 @@ test_loss (void)
   g_assert_cmpint (stream (&run, 20, 1), <, 1 * MS);
 }
 
+/* An estimate far off (a drift fit still settling says +50 %): the
+ * follower bounds it to GST_IIO_FOLLOW_MAX_PPM, so blocks keep their
+ * length (stream() checks every duration) and the phase loop holds the
+ * line within a block of the envelope (1 % too fast a pace against a
+ * 1 s time constant: about 15 ms). */
+static void
+test_wild_ppm (void)
+{
+  Run run = { 0, 500000, 0, 0, 0 };
+
+  g_assert_cmpint (stream (&run, 20, 3), <, 20 * MS);
+}
+
 /* A clock jump beyond the resync bound: one DISCONT, back on the clock. */
 static void
 test_clock_jump (void)
@@ -143,6 +156,7 @@ main (int argc, char **argv)
   g_test_add_func ("/iiofollow/drift-unknown", test_drift_unknown);
   g_test_add_func ("/iiofollow/late-first-block", test_late_first_block);
   g_test_add_func ("/iiofollow/loss", test_loss);
+  g_test_add_func ("/iiofollow/wild-ppm", test_wild_ppm);
   g_test_add_func ("/iiofollow/clock-jump", test_clock_jump);
 
   return g_test_run ();
